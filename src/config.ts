@@ -1,0 +1,101 @@
+import path from "node:path";
+import { z } from "zod";
+
+const byteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb|k|m|g)?$/i, "a size such as 52428800, 50mb or 1gb")
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v.trim())!;
+    const unit = (m[2] ?? "").toLowerCase().replace(/b$/, "");
+    const mult = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+    return Math.floor(Number(m[1]) * mult);
+  })
+  .pipe(z.number().int().min(1024, "at least 1kb"));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+/** The environment, validated once at start. A bad value stops the start with a message naming the variable. */
+export const environmentSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: optionalText.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// or postgresql:// URL").optional(),
+  ),
+  DATA_DIR: z.string().min(1).default("./.data"),
+  ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "at least 16 characters").optional()),
+  MAX_REPORT_BYTES: byteSize.default(50 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOOKUP_AUTH: z.enum(["token", "none", "kubernetes"]).default("token"),
+  METRICS_AUTH: z.enum(["token", "none"]).default("token"),
+  DECISION_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  VERDICT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+  ECR_PASS_TAG: optionalText,
+  TLS_CERT_FILE: optionalText,
+  TLS_KEY_FILE: optionalText,
+  KUBERNETES_TOKEN_AUDIENCE: z.string().min(1).default("kyverno-svc.kyverno.io"),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminToken: string | undefined;
+  maxReportBytes: number;
+  logLevel: z.infer<typeof environmentSchema>["LOG_LEVEL"];
+  lookupAuth: "token" | "none" | "kubernetes";
+  metricsAuth: "token" | "none";
+  decisionLogRetentionDays: number;
+  dbPoolSize: number;
+  dbStatementTimeoutMs: number;
+  verdictCacheSize: number;
+  ecrPassTag: string | undefined;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  kubernetesTokenAudience: string;
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0] ?? "environment")}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError(["TLS_CERT_FILE and TLS_KEY_FILE: set both or neither"]);
+  }
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    adminToken: e.ADMIN_TOKEN,
+    maxReportBytes: e.MAX_REPORT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    lookupAuth: e.LOOKUP_AUTH,
+    metricsAuth: e.METRICS_AUTH,
+    decisionLogRetentionDays: e.DECISION_LOG_RETENTION_DAYS,
+    dbPoolSize: e.DB_POOL_SIZE,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    verdictCacheSize: e.VERDICT_CACHE_SIZE,
+    ecrPassTag: e.ECR_PASS_TAG,
+    tlsCertFile: e.TLS_CERT_FILE,
+    tlsKeyFile: e.TLS_KEY_FILE,
+    kubernetesTokenAudience: e.KUBERNETES_TOKEN_AUDIENCE,
+  });
+}

