@@ -1,0 +1,213 @@
+/**
+ * Trivy JSON, SchemaVersion 2 (`trivy image --format json`, Trivy ≥ 0.19), as written by Trivy's
+ * pkg/types/report.go: Results[].Vulnerabilities / Secrets / Misconfigurations.
+ *
+ * Schema policy: every field Trivy marks `omitempty` is optional (older versions lack CreatedAt, Trivy, Status,
+ * PkgIdentifier, ...), and null is accepted wherever Go may write a nil slice/pointer. Unknown fields are ignored
+ * (zod's default object mode strips them), so fields newer Trivy versions add never break decoding; stripping
+ * rather than passing them through keeps the decoded copy small on 50 MB reports.
+ *
+ * Severity: a string is normalised case-insensitively; an unrecognised string (e.g. "NEGLIGIBLE") becomes UNKNOWN,
+ * as Trivy does. A non-string (e.g. 42) is a shape error with its path: coercing it to UNKNOWN could let a
+ * hand-edited or corrupted report pass a policy that blocks CRITICAL findings.
+ */
+import { z } from "zod";
+import type { DecodedReport, Finding } from "../domain/report";
+import { normalizeSeverity } from "../domain/severity";
+import {
+  VulnerabilityInfoCollector,
+  artifactNameAsTag,
+  emptyInfo,
+  nonEmpty,
+  parseDate,
+  parseShape,
+  positiveScore,
+  uniqueStrings,
+} from "./shared";
+
+const optString = z.string().nullish();
+const optNumber = z.number().nullish();
+const optStringArray = z.array(z.string()).nullish();
+
+const cvssSchema = z.object({ V2Score: optNumber, V3Score: optNumber, V40Score: optNumber });
+
+const vulnerabilitySchema = z.object({
+  VulnerabilityID: z.string().min(1),
+  PkgName: optString,
+  PkgIdentifier: z.object({ PURL: optString }).nullish(),
+  InstalledVersion: optString,
+  FixedVersion: optString,
+  Status: optString,
+  PrimaryURL: optString,
+  Title: optString,
+  Description: optString,
+  Severity: optString,
+  CVSS: z.record(z.string(), cvssSchema.nullish()).nullish(),
+  PublishedDate: optString,
+  LastModifiedDate: optString,
+});
+
+const secretSchema = z.object({
+  RuleID: z.string().min(1),
+  Category: optString,
+  Severity: optString,
+  Title: optString,
+});
+
+const misconfigurationSchema = z
+  .object({
+    ID: optString,
+    AVDID: optString,
+    Type: optString,
+    Title: optString,
+    Description: optString,
+    Severity: optString,
+    PrimaryURL: optString,
+    Status: optString,
+  })
+  .refine((m) => !!nonEmpty(m.ID) || !!nonEmpty(m.AVDID), { message: "a misconfiguration needs an ID or AVDID" });
+
+const resultSchema = z.object({
+  Target: optString,
+  Class: optString,
+  Type: optString,
+  Vulnerabilities: z.array(vulnerabilitySchema).nullish(),
+  Secrets: z.array(secretSchema).nullish(),
+  Misconfigurations: z.array(misconfigurationSchema).nullish(),
+});
+
+export const trivyReportSchema = z.object({
+  SchemaVersion: z.literal(2),
+  CreatedAt: optString,
+  ArtifactName: optString,
+  ArtifactType: optString,
+  Metadata: z
+    .object({
+      OS: z.object({ Family: optString, Name: optString }).nullish(),
+      ImageID: optString,
+      RepoTags: optStringArray,
+      RepoDigests: optStringArray,
+    })
+    .nullish(),
+  Results: z.array(resultSchema).nullish(),
+  Trivy: z.object({ Version: optString }).nullish(),
+});
+
+type TrivyVulnerability = z.output<typeof vulnerabilitySchema>;
+
+/** Highest CVSS v3 score over all sources, else the highest v4.0, else the highest v2 (Trivy writes 0 for "none"). */
+function bestCvssScore(cvss: TrivyVulnerability["CVSS"]): number | null {
+  const sources = Object.values(cvss ?? {});
+  for (const key of ["V3Score", "V40Score", "V2Score"] as const) {
+    const scores = sources.map((s) => positiveScore(s?.[key])).filter((s): s is number => s !== null);
+    if (scores.length > 0) return Math.max(...scores);
+  }
+  return null;
+}
+
+export function decodeTrivyReport(json: unknown): DecodedReport {
+  const report = parseShape(trivyReportSchema, json, "Trivy JSON report");
+  const findings: Finding[] = [];
+  const infos = new VulnerabilityInfoCollector();
+
+  for (const result of report.Results ?? []) {
+    const target = nonEmpty(result.Target);
+    const cls = nonEmpty(result.Class);
+    const type = nonEmpty(result.Type);
+
+    for (const v of result.Vulnerabilities ?? []) {
+      const severity = normalizeSeverity(v.Severity);
+      findings.push({
+        kind: "vulnerability",
+        vulnerabilityId: v.VulnerabilityID,
+        pkgName: nonEmpty(v.PkgName),
+        installedVersion: nonEmpty(v.InstalledVersion),
+        fixedVersion: nonEmpty(v.FixedVersion),
+        status: nonEmpty(v.Status),
+        severity,
+        target,
+        class: cls,
+        pkgType: type,
+        purl: nonEmpty(v.PkgIdentifier?.PURL),
+      });
+      infos.add({
+        id: v.VulnerabilityID,
+        title: nonEmpty(v.Title),
+        description: nonEmpty(v.Description),
+        severity,
+        cvssScore: bestCvssScore(v.CVSS),
+        publishedAt: parseDate(v.PublishedDate),
+        lastModifiedAt: parseDate(v.LastModifiedDate),
+        primaryUrl: nonEmpty(v.PrimaryURL),
+      });
+    }
+
+    // Secrets have no package and no status: Trivy reports every match as a finding.
+    for (const s of result.Secrets ?? []) {
+      const severity = normalizeSeverity(s.Severity);
+      findings.push({
+        kind: "secret",
+        vulnerabilityId: s.RuleID,
+        pkgName: null,
+        installedVersion: null,
+        fixedVersion: null,
+        status: null,
+        severity,
+        target,
+        class: cls ?? "secret",
+        pkgType: type,
+        purl: null,
+      });
+      infos.add({ ...emptyInfo(s.RuleID), title: nonEmpty(s.Title), severity });
+    }
+
+    // Misconfigurations keep Trivy's Status (FAIL/PASS/EXCEPTION): only FAIL counts (see isCountable).
+    for (const m of result.Misconfigurations ?? []) {
+      const id = (nonEmpty(m.ID) ?? nonEmpty(m.AVDID))!;
+      const severity = normalizeSeverity(m.Severity);
+      findings.push({
+        kind: "misconfiguration",
+        vulnerabilityId: id,
+        pkgName: null,
+        installedVersion: null,
+        fixedVersion: null,
+        status: nonEmpty(m.Status)?.toUpperCase() ?? null,
+        severity,
+        target,
+        class: cls ?? "config",
+        pkgType: type,
+        purl: null,
+      });
+      infos.add({
+        ...emptyInfo(id),
+        title: nonEmpty(m.Title),
+        description: nonEmpty(m.Description),
+        severity,
+        primaryUrl: nonEmpty(m.PrimaryURL),
+      });
+    }
+  }
+
+  const artifactType = nonEmpty(report.ArtifactType);
+  const repoTags = uniqueStrings(report.Metadata?.RepoTags);
+  if (repoTags.length === 0 && artifactType === "container_image") {
+    const tag = artifactNameAsTag(report.ArtifactName);
+    if (tag) repoTags.push(tag);
+  }
+
+  return {
+    format: "trivy",
+    scanner: "trivy",
+    scannerVersion: nonEmpty(report.Trivy?.Version),
+    scannedAt: parseDate(report.CreatedAt),
+    artifactName: nonEmpty(report.ArtifactName),
+    artifactType,
+    configDigest: nonEmpty(report.Metadata?.ImageID),
+    osFamily: nonEmpty(report.Metadata?.OS?.Family),
+    osName: nonEmpty(report.Metadata?.OS?.Name),
+    repoDigests: uniqueStrings(report.Metadata?.RepoDigests),
+    repoTags,
+    findings,
+    vulnerabilities: infos.list(),
+  };
+}
