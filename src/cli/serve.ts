@@ -1,0 +1,41 @@
+import { ConfigError, loadConfig } from "../config";
+import { createLogger } from "../logger";
+import { startService } from "../server";
+
+/** `scan-registry serve`: runs the service until SIGTERM/SIGINT, then drains and exits. */
+export async function serve(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const service = await startService(config, {
+    logger,
+    announceToken: (token) =>
+      process.stderr.write(
+        `\nFirst start: an admin token was generated. It is shown this once; store it now:\n\n  ${token}\n\n` +
+          `Use it as SCAN_REGISTRY_TOKEN, or create narrower tokens with POST /v1/tokens.\n\n`,
+      ),
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down: draining requests");
+      const hardStop = setTimeout(() => {
+        logger.error("shutdown took longer than 20 s; exiting");
+        process.exit(1);
+      }, 20_000);
+      hardStop.unref();
+      void service.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  logger.info("stopped");
+  return 0;
+}

@@ -1,0 +1,132 @@
+import type { Queryable } from "./queryable";
+import type { EvaluationFinding } from "../domain/evaluation-input";
+import type { DecodedReport, Finding, VulnerabilityInfo } from "../domain/report";
+import type { ImageIdentity } from "../ingest/resolve-images";
+
+export interface NewReport {
+  report: DecodedReport;
+  scannedAt: Date;
+  sha256: string;
+  source: string | null;
+  uploadedBy: string | null;
+  evaluationInput: EvaluationFinding[];
+}
+
+/** Inserts the report row; returns null when the same bytes were stored before (report_sha256 is unique). */
+export async function insertReport(q: Queryable, r: NewReport): Promise<{ id: string; receivedAt: Date } | null> {
+  const { rows } = await q.query<{ id: string; received_at: Date }>(
+    `INSERT INTO scan_reports (scanned_at, format, scanner, scanner_version, artifact_name, artifact_type, config_digest,
+       os_family, os_name, report_sha256, source, uploaded_by, finding_count, evaluation_input)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+     ON CONFLICT (report_sha256) DO NOTHING
+     RETURNING id, received_at`,
+    [
+      r.scannedAt,
+      r.report.format,
+      r.report.scanner,
+      r.report.scannerVersion,
+      r.report.artifactName,
+      r.report.artifactType,
+      r.report.configDigest,
+      r.report.osFamily,
+      r.report.osName,
+      r.sha256,
+      r.source,
+      r.uploadedBy,
+      r.report.findings.length,
+      JSON.stringify(r.evaluationInput),
+    ],
+  );
+  const row = rows[0];
+  return row ? { id: row.id, receivedAt: row.received_at } : null;
+}
+
+export async function findReportIdBySha256(q: Queryable, sha256: string): Promise<string | null> {
+  const { rows } = await q.query<{ id: string }>("SELECT id FROM scan_reports WHERE report_sha256 = $1", [sha256]);
+  return rows[0]?.id ?? null;
+}
+
+export async function insertRaw(q: Queryable, reportId: string, byteSize: number, gzipBytes: Buffer): Promise<void> {
+  await q.query("INSERT INTO scan_report_raw (report_id, byte_size, gzip_bytes) VALUES ($1, $2, $3)", [reportId, byteSize, gzipBytes]);
+}
+
+export async function insertReportImages(q: Queryable, reportId: string, images: readonly ImageIdentity[]): Promise<void> {
+  await q.query(
+    `INSERT INTO scan_report_images (report_id, image_digest, repository, tags)
+     SELECT $1, x.image_digest, x.repository, x.tags
+     FROM jsonb_to_recordset($2::jsonb) AS x(image_digest text, repository text, tags text[])`,
+    [reportId, JSON.stringify(images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })))],
+  );
+}
+
+/**
+ * Upserts vulnerability metadata once per ID, set-based. Rows whose values are unchanged are not rewritten
+ * (IS DISTINCT FROM), and IDs are locked in sorted order so concurrent uploads cannot deadlock on them.
+ */
+export async function upsertVulnerabilities(q: Queryable, vulnerabilities: readonly VulnerabilityInfo[]): Promise<void> {
+  const byId = new Map<string, VulnerabilityInfo>();
+  for (const v of vulnerabilities) if (!byId.has(v.id)) byId.set(v.id, v);
+  const list = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (let i = 0; i < list.length; i += 5000) {
+    const chunk = list.slice(i, i + 5000);
+    await q.query(
+      `INSERT INTO vulnerabilities AS v (id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[], $7::timestamptz[], $8::text[])
+       ON CONFLICT (id) DO UPDATE SET
+         title = COALESCE(EXCLUDED.title, v.title),
+         description = COALESCE(EXCLUDED.description, v.description),
+         severity = COALESCE(EXCLUDED.severity, v.severity),
+         cvss_score = COALESCE(EXCLUDED.cvss_score, v.cvss_score),
+         published_at = COALESCE(EXCLUDED.published_at, v.published_at),
+         last_modified_at = COALESCE(EXCLUDED.last_modified_at, v.last_modified_at),
+         primary_url = COALESCE(EXCLUDED.primary_url, v.primary_url),
+         updated_at = now()
+       WHERE (v.title, v.description, v.severity, v.cvss_score, v.published_at, v.last_modified_at, v.primary_url)
+         IS DISTINCT FROM
+         (COALESCE(EXCLUDED.title, v.title), COALESCE(EXCLUDED.description, v.description),
+          COALESCE(EXCLUDED.severity, v.severity), COALESCE(EXCLUDED.cvss_score, v.cvss_score),
+          COALESCE(EXCLUDED.published_at, v.published_at), COALESCE(EXCLUDED.last_modified_at, v.last_modified_at),
+          COALESCE(EXCLUDED.primary_url, v.primary_url))`,
+      [
+        chunk.map((v) => v.id),
+        chunk.map((v) => v.title),
+        chunk.map((v) => v.description),
+        chunk.map((v) => v.severity),
+        chunk.map((v) => (v.cvssScore === null ? null : Math.min(99.9, Math.max(0, Math.round(v.cvssScore * 10) / 10)))),
+        chunk.map((v) => v.publishedAt),
+        chunk.map((v) => v.lastModifiedAt),
+        chunk.map((v) => v.primaryUrl),
+      ],
+    );
+  }
+}
+
+const FINDING_CHUNK = 10_000;
+
+/** Inserts findings with one UNNEST statement per chunk of 10,000 rows. */
+export async function insertFindings(q: Queryable, reportId: string, findings: readonly Finding[]): Promise<void> {
+  for (let i = 0; i < findings.length; i += FINDING_CHUNK) {
+    const chunk = findings.slice(i, i + FINDING_CHUNK);
+    const col = <K extends keyof Finding>(k: K) => chunk.map((f) => f[k]);
+    await q.query(
+      `INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status,
+         severity, target, class, pkg_type, purl)
+       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::text[], $12::text[])`,
+      [
+        reportId,
+        col("kind"),
+        col("vulnerabilityId"),
+        col("pkgName"),
+        col("installedVersion"),
+        col("fixedVersion"),
+        col("status"),
+        col("severity"),
+        col("target"),
+        col("class"),
+        col("pkgType"),
+        col("purl"),
+      ],
+    );
+  }
+}

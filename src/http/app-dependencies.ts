@@ -1,0 +1,30 @@
+import type { Pool } from "pg";
+import type { Logger } from "pino";
+import type { TokenService } from "../auth/token-service";
+import type { Config } from "../config";
+import type { PrismaClient } from "../generated/prisma/client";
+import type { ComplianceLookup } from "../lookup/lookup-compliance";
+import type { DecisionLog } from "../lookup/decision-log";
+import type { VerdictCache } from "../lookup/verdict-cache";
+import type { PolicyCache } from "../policy/policy-cache";
+import type { Authenticator } from "./authenticate";
+
+/** Everything the HTTP layer uses, passed in by the composition root (src/server.ts) or by a test. */
+export interface AppDependencies {
+  config: Config;
+  logger: Logger;
+  pool: Pool;
+  prisma: PrismaClient;
+  clock: () => Date;
+  tokens: TokenService;
+  /** Authenticates API calls (bearer API tokens). */
+  authenticate: Authenticator;
+  /** Authenticates compliance lookups (LOOKUP_AUTH: token, none or kubernetes). */
+  authenticateLookup: Authenticator;
+  lookup: ComplianceLookup;
+  decisionLog: DecisionLog;
+  verdictCache: VerdictCache;
+  policyCache: PolicyCache;
+  /** Whether the database answered recently; /readyz reads it. */
+  isDatabaseReady: () => Promise<boolean>;
+}

@@ -1,0 +1,35 @@
+import crypto from "node:crypto";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import type { AppDependencies } from "./app-dependencies";
+import { problem, problemHandler, sendProblem } from "./problem";
+import { complianceRouter } from "./routes/compliance";
+import { healthRouter } from "./routes/health";
+import { imagesRouter } from "./routes/images";
+import { reportsRouter } from "./routes/reports";
+
+/** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
+export function buildApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+  app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false }));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.headers["x-request-id"];
+    req.id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    res.setHeader("X-Request-Id", req.id);
+    next();
+  });
+
+  app.use(healthRouter(deps));
+  app.use(complianceRouter(deps));
+  app.use(reportsRouter(deps));
+  app.use(imagesRouter(deps));
+
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, problem(404, "not_found", `No route for ${req.method} ${req.path}.`));
+  });
+  app.use(problemHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,106 @@
+import type { NextFunction, Request, Response } from "express";
+import type { Logger } from "pino";
+import { DomainError, type ErrorKind, type FieldError } from "../domain/errors";
+
+/** RFC 9457 problem details; `code` is stable for clients, `errors` lists validation failures with paths. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  errors?: FieldError[];
+  [extra: string]: unknown;
+}
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unsupported: 415,
+  invalid: 422,
+  upstream: 502,
+  unavailable: 503,
+};
+
+const TITLE_BY_STATUS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+};
+
+export function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): ProblemDetails {
+  return {
+    type: `https://scan-registry.dev/problems/${code.replace(/_/g, "-")}`,
+    title: TITLE_BY_STATUS[status] ?? "Error",
+    status,
+    detail,
+    code,
+    ...extra,
+  };
+}
+
+export function sendProblem(res: Response, p: ProblemDetails): void {
+  const body = JSON.stringify(p);
+  res.status(p.status).set("Content-Type", "application/problem+json").set("Content-Length", String(Buffer.byteLength(body))).end(body);
+}
+
+/** Errors that pg raises when the database is unreachable or a timeout fires: the service answers 503, not 500. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (typeof e.code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "57014", "08006", "08001", "08003", "53300"].includes(e.code))
+    return true;
+  const message = String(e.message ?? "");
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Query read timeout|Client has encountered a connection error/i.test(
+    message,
+  );
+}
+
+/** Maps any error to problem details; the only place where errors become HTTP statuses. Never leaks stacks or SQL. */
+export function toProblem(error: unknown): ProblemDetails {
+  if (error instanceof DomainError) {
+    const status = STATUS_BY_KIND[error.kind];
+    return problem(status, error.code, error.message, {
+      ...(error.errors ? { errors: error.errors } : {}),
+      ...(error.extra ?? {}),
+    });
+  }
+  const e = error as { type?: string; status?: number; statusCode?: number } | null;
+  // body-parser / raw-body errors carry a status and a type
+  if (e?.type === "entity.too.large") return problem(413, "payload_too_large", "The request body is larger than allowed.");
+  if (e?.type === "entity.parse.failed") return problem(400, "invalid_json", "The request body is not valid JSON.");
+  if (e?.type === "encoding.unsupported") return problem(415, "unsupported_encoding", "Unsupported Content-Encoding.");
+  if (isDatabaseUnavailable(error))
+    return problem(503, "database_unavailable", "The database is unavailable; retry shortly.", { retry_after_seconds: 1 });
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) return problem(status, "bad_request", "The request could not be processed.");
+  return problem(500, "internal_error", "An unexpected error occurred; it has been logged.");
+}
+
+export function problemHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const p = toProblem(error);
+    if (p.status >= 500) logger.error({ err: error, method: req.method, path: req.path, reqId: req.id }, "request failed");
+    else logger.debug({ code: p.code, method: req.method, path: req.path }, "request refused");
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (p.status === 503) res.set("Retry-After", "1");
+    sendProblem(res, p);
+  };
+}

@@ -1,0 +1,77 @@
+import { createGunzip, createInflate } from "node:zlib";
+import type { Request } from "express";
+import { DomainError, badRequest } from "../domain/errors";
+
+/**
+ * Reads a request body into one Buffer, decoding gzip/deflate, and refuses it (413) as soon as either the bytes on
+ * the wire or the decoded bytes pass `limit`: counted while streaming, so an oversized or gzip-bomb upload is never
+ * held in memory whole.
+ */
+export async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new DomainError("too_large", "payload_too_large", `The report is larger than the limit of ${limit} bytes (MAX_REPORT_BYTES).`, undefined, {
+      limit_bytes: limit,
+    });
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw tooLarge();
+  }
+  const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
+  let stream: NodeJS.ReadableStream = req;
+  if (encoding === "gzip" || encoding === "x-gzip") stream = req.pipe(createGunzip());
+  else if (encoding === "deflate") stream = req.pipe(createInflate());
+  else if (encoding !== "identity" && encoding !== "") {
+    req.resume();
+    throw new DomainError("unsupported", "unsupported_encoding", `Content-Encoding ${encoding} is not supported; send gzip or no encoding.`);
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let wire = 0;
+    let decoded = 0;
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe();
+      req.resume();
+      reject(error);
+    };
+    if (stream !== req) {
+      req.on("data", (chunk: Buffer) => {
+        wire += chunk.length;
+        if (wire > limit) fail(tooLarge());
+      });
+    }
+    stream.on("data", (chunk: Buffer) => {
+      if (settled) return;
+      decoded += chunk.length;
+      if (decoded > limit) return fail(tooLarge());
+      chunks.push(chunk);
+    });
+    stream.on("error", (error: Error & { code?: string }) =>
+      fail(error.code?.startsWith("Z_") ? badRequest("invalid_encoding", `The body is not valid ${encoding}: ${error.message}`) : error),
+    );
+    req.on("aborted", () => fail(badRequest("aborted", "The client closed the connection before the body was complete.")));
+    req.on("close", () => {
+      if (!req.complete) fail(badRequest("aborted", "The client closed the connection before the body was complete."));
+    });
+    stream.on("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks, decoded));
+    });
+  });
+}
+
+/** Parses JSON from bytes; a clear 400 for an empty body or bad syntax. A UTF-8 BOM (PowerShell's Out-File) is tolerated. */
+export function parseJson(bytes: Buffer): unknown {
+  let text = bytes.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send the report as JSON.");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badRequest("invalid_json", `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,54 @@
+import { Router } from "express";
+import { findImageScan } from "../../db/image-scan-repository";
+import { badRequest, notFound } from "../../domain/errors";
+import { isDigest } from "../../domain/image-reference";
+import type { AppDependencies } from "../app-dependencies";
+import { requireScope } from "../authenticate";
+
+export function imageRow(row: NonNullable<Awaited<ReturnType<typeof findImageScan>>>) {
+  return {
+    image_digest: row.image_digest,
+    repository: row.repository,
+    tags: row.tags,
+    is_compliant: row.is_compliant,
+    status: row.status,
+    reasons: row.reasons,
+    latest_report_id: row.latest_report_id,
+    scanned_at: row.scanned_at,
+    policy_version: row.policy_version,
+    evaluated_at: row.evaluated_at,
+    valid_until: row.valid_until,
+    first_seen_at: row.first_seen_at,
+    summary: {
+      critical: row.critical_count,
+      high: row.high_count,
+      medium: row.medium_count,
+      low: row.low_count,
+      unknown: row.unknown_count,
+      fixable: row.fixable_count,
+      secrets: row.secret_count,
+      misconfigurations: row.misconfiguration_count,
+    },
+  };
+}
+
+export function imagesRouter(deps: AppDependencies): Router {
+  const router = Router();
+  const canRead = requireScope(deps.authenticate, "compliance:read");
+
+  router.get("/v1/images/:digest", canRead, async (req, res) => {
+    const digest = String(req.params.digest);
+    if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
+    const row = await findImageScan(deps.pool, digest);
+    if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
+    const { rows: reports } = await deps.pool.query(
+      `SELECT r.id, r.scanned_at, r.received_at, r.format, r.scanner, r.scanner_version, r.source, r.finding_count, r.deleted_at
+       FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id WHERE i.image_digest = $1
+       ORDER BY r.scanned_at DESC LIMIT 50`,
+      [digest],
+    );
+    res.json({ ...imageRow(row), reports });
+  });
+
+  return router;
+}

@@ -1,0 +1,99 @@
+import { Router, type Request, type Response } from "express";
+import { gunzipSync } from "node:zlib";
+import { notFound } from "../../domain/errors";
+import { decodeReport } from "../../formats";
+import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
+import type { AppDependencies } from "../app-dependencies";
+import { requireScope } from "../authenticate";
+import { parseJson, readBody } from "../read-body";
+import { uploadQuerySchema } from "../schemas";
+import { parseOr400, parseOr422 } from "../validate";
+import { z } from "zod";
+
+export function uploadAnswer(result: IngestResult) {
+  return {
+    report_id: result.reportId,
+    duplicate: result.duplicate,
+    format: result.format,
+    images: result.images.map((row) => ({
+      image_digest: row.image_digest,
+      repository: row.repository,
+      tags: row.tags,
+      is_compliant: row.is_compliant,
+      status: row.status,
+      reasons: row.reasons,
+      current_report_id: row.latest_report_id,
+    })),
+    summary: result.summary,
+  };
+}
+
+const reportIdSchema = z.object({ id: z.string().uuid("must be a report ID (UUID)") });
+
+export function reportsRouter(deps: AppDependencies): Router {
+  const router = Router();
+
+  router.post("/v1/reports", requireScope(deps.authenticate, "reports:write"), async (req: Request, res: Response) => {
+    const query = parseOr422(uploadQuerySchema, req.query, "query");
+    const bytes = await readBody(req, deps.config.maxReportBytes);
+    const json = parseJson(bytes);
+    const report = decodeReport(json, { format: query.format });
+    const result = await ingestReport(
+      { pool: deps.pool, clock: deps.clock },
+      { bytes, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
+    );
+    res.status(result.duplicate ? 200 : 201).json(uploadAnswer(result));
+  });
+
+  router.get("/v1/reports/:id", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
+    const { id } = parseOr400(reportIdSchema, req.params, "path");
+    const report = await deps.prisma.scanReport.findUnique({
+      where: { id },
+      include: { images: { select: { imageDigest: true, repository: true, tags: true } } },
+    });
+    if (!report) throw notFound("report_not_found", `No report ${id}.`);
+    const { rows } = await deps.pool.query<{ severity: string; kind: string; n: string }>(
+      "SELECT kind, severity, count(*) AS n FROM findings WHERE report_id = $1 GROUP BY kind, severity",
+      [id],
+    );
+    res.json({
+      id: report.id,
+      received_at: report.receivedAt,
+      scanned_at: report.scannedAt,
+      format: report.format,
+      scanner: report.scanner,
+      scanner_version: report.scannerVersion,
+      artifact_name: report.artifactName,
+      artifact_type: report.artifactType,
+      config_digest: report.configDigest,
+      os_family: report.osFamily,
+      os_name: report.osName,
+      report_sha256: report.reportSha256,
+      source: report.source,
+      uploaded_by: report.uploadedBy,
+      finding_count: report.findingCount,
+      deleted_at: report.deletedAt,
+      images: report.images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })),
+      findings_by_kind_and_severity: rows.map((r) => ({ kind: r.kind, severity: r.severity, count: Number(r.n) })),
+      raw_url: `/v1/reports/${report.id}/raw`,
+    });
+  });
+
+  router.get("/v1/reports/:id/raw", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
+    const { id } = parseOr400(reportIdSchema, req.params, "path");
+    const raw = await deps.prisma.scanReportRaw.findUnique({ where: { reportId: id } });
+    if (!raw) throw notFound("report_not_found", `No report ${id}.`);
+    const gz = Buffer.from(raw.gzipBytes);
+    res.set("Content-Type", "application/json");
+    res.set("Content-Disposition", `attachment; filename="report-${id}.json"`);
+    // Serve the stored gzip as is to clients that take it; decode for the others.
+    if (/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
+      res.set("Content-Encoding", "gzip").set("Content-Length", String(gz.length)).end(gz);
+    } else {
+      const body = gunzipSync(gz);
+      res.set("Content-Length", String(body.length)).end(body);
+    }
+  });
+
+  return router;
+}

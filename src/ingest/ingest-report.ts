@@ -1,0 +1,117 @@
+import crypto from "node:crypto";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import type { Pool } from "pg";
+import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
+import { inTransaction, notifyVerdictsChanged, POLICY_LOCK_ID } from "../db/queryable";
+import {
+  findReportIdBySha256,
+  insertFindings,
+  insertRaw,
+  insertReport,
+  insertReportImages,
+  upsertVulnerabilities,
+} from "../db/report-repository";
+import { evaluateCompliance } from "../domain/evaluate-compliance";
+import { toEvaluationInput } from "../domain/evaluation-input";
+import type { DecodedReport } from "../domain/report";
+import type { ReportFormat } from "../domain/severity";
+import { summarizeFindings, type FindingSummary } from "../domain/summary";
+import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
+import { resolveImages, type ImageIdentity } from "./resolve-images";
+import { sanitizeReport } from "./sanitize";
+
+const gzipAsync = promisify(gzip);
+
+export interface IngestRequest {
+  /** The bytes as uploaded (after Content-Encoding was decoded). */
+  bytes: Buffer;
+  report: DecodedReport;
+  digests: string[];
+  image?: string | undefined;
+  source?: string | undefined;
+  uploadedBy?: string | undefined;
+}
+
+export interface IngestResult {
+  reportId: string;
+  duplicate: boolean;
+  format: ReportFormat;
+  images: ImageScanRow[];
+  summary: FindingSummary;
+}
+
+export interface IngestDependencies {
+  pool: Pool;
+  clock: () => Date;
+}
+
+/**
+ * The upload story: resolve which digests the report describes, store report, raw bytes, findings and vulnerability
+ * metadata, and make it each image's current report unless a newer scan is already current — all in one
+ * transaction, so a failure leaves nothing behind. The verdict is computed here, under the policy in force.
+ */
+export async function ingestReport(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
+  const report = sanitizeReport(request.report);
+  const images = resolveImages(report, { digests: request.digests, image: request.image });
+  const sha256 = crypto.createHash("sha256").update(request.bytes).digest("hex");
+  const summary = summarizeFindings(report.findings);
+  const evaluationInput = toEvaluationInput(report.findings);
+  const gzipped = await gzipAsync(request.bytes);
+
+  const outcome = await inTransaction(deps.pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+    const now = deps.clock();
+    const scannedAt = report.scannedAt ?? now;
+    const stored = await insertReport(tx, {
+      report,
+      scannedAt,
+      sha256,
+      source: request.source ?? null,
+      uploadedBy: request.uploadedBy ?? null,
+      evaluationInput,
+    });
+    if (!stored) return { duplicate: true as const };
+    await insertRaw(tx, stored.id, request.bytes.length, gzipped);
+    await insertReportImages(tx, stored.id, images);
+    await upsertVulnerabilities(tx, report.vulnerabilities);
+    await insertFindings(tx, stored.id, report.findings);
+
+    const policy = await loadActivePolicy(tx);
+    const exceptions = await loadExceptionsInForce(tx, now);
+    const upserts = images.map((image: ImageIdentity) => ({
+      ...image,
+      reportId: stored.id,
+      scannedAt,
+      policyVersion: policy.version,
+      summary,
+      verdict: evaluateCompliance(
+        { imageDigest: image.imageDigest, repository: image.repository, scannedAt, findings: evaluationInput },
+        policy.rules,
+        exceptions,
+        now,
+      ),
+    }));
+    const changed = await upsertImageScans(tx, upserts, now);
+    await notifyVerdictsChanged(tx, changed);
+    return { duplicate: false as const, reportId: stored.id, rows: await findImageScans(tx, images.map((i) => i.imageDigest)) };
+  });
+
+  if (outcome.duplicate) {
+    // A concurrent identical upload may have won the insert: read what is stored now.
+    const reportId = await findReportIdBySha256(deps.pool, sha256);
+    if (!reportId) throw new Error("duplicate report vanished");
+    const { rows } = await deps.pool.query<{ image_digest: string }>(
+      "SELECT image_digest FROM scan_report_images WHERE report_id = $1 ORDER BY image_digest",
+      [reportId],
+    );
+    return {
+      reportId,
+      duplicate: true,
+      format: report.format,
+      images: await findImageScans(deps.pool, rows.map((r) => r.image_digest)),
+      summary,
+    };
+  }
+  return { reportId: outcome.reportId, duplicate: false, format: report.format, images: outcome.rows, summary };
+}

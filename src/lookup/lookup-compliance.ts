@@ -1,0 +1,172 @@
+import type { Pool } from "pg";
+import { findImageScan, type ImageScanRow } from "../db/image-scan-repository";
+import { inTransaction, POLICY_LOCK_ID } from "../db/queryable";
+import { badRequest } from "../domain/errors";
+import { summaryReason } from "../domain/evaluate-compliance";
+import { formatImageReference, isDigest, parseImageReference } from "../domain/image-reference";
+import type { PolicyVersion } from "../domain/policy";
+import type { Reason, Verdict } from "../domain/verdict";
+import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
+import type { PolicyCache } from "../policy/policy-cache";
+import { reevaluateImages } from "../policy/reevaluate";
+import type { DecisionLog } from "./decision-log";
+import type { CachedAnswer, ComplianceAnswer, VerdictCache } from "./verdict-cache";
+
+export interface LookupContext {
+  imageRef?: string | null;
+  namespace?: string | null;
+  tokenId?: string | null;
+  tokenName?: string | null;
+}
+
+/** Resolves a tag that no stored report names (e.g. through ECR DescribeImages); null when it cannot. */
+export type TagResolver = (reference: { registry: string; path: string; repository: string; tag: string }) => Promise<string | null>;
+
+export interface LookupDependencies {
+  pool: Pool;
+  clock: () => Date;
+  cache: VerdictCache;
+  policyCache: PolicyCache;
+  decisionLog: DecisionLog;
+  tagResolvers?: TagResolver[];
+}
+
+export interface BatchAnswer {
+  allowed: boolean;
+  results: Array<{ image: string; image_digest: string | null; is_compliant: boolean; status: ComplianceAnswer["status"]; reason: string }>;
+}
+
+function toAnswer(row: ImageScanRow): ComplianceAnswer {
+  const verdict: Verdict = { isCompliant: row.is_compliant, status: row.status, reasons: row.reasons, validUntil: row.valid_until };
+  return {
+    image_digest: row.image_digest,
+    is_compliant: row.is_compliant,
+    status: row.status,
+    reason: summaryReason(verdict),
+    reasons: row.reasons,
+    repository: row.repository,
+    scanned_at: row.scanned_at?.toISOString() ?? null,
+    evaluated_at: row.evaluated_at.toISOString(),
+    policy_version: row.policy_version,
+  };
+}
+
+function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Date): ComplianceAnswer {
+  const allowed = policy.rules.unscanned === "allow";
+  const reason: Reason = allowed
+    ? { code: "unscanned_allowed", message: "no scan report for this image; the policy allows unscanned images" }
+    : { code: "not_scanned", message: "no scan report for this image" };
+  return {
+    image_digest: digest,
+    is_compliant: allowed,
+    status: "not_scanned",
+    reason: reason.message,
+    reasons: [reason],
+    repository: null,
+    scanned_at: null,
+    evaluated_at: now.toISOString(),
+    policy_version: policy.version,
+  };
+}
+
+function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
+  return { answer, json: JSON.stringify(answer), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
+}
+
+/**
+ * Admission lookups: answer from the in-process cache when it holds a verdict still valid now, else from
+ * image_scans; a verdict whose valid_until has passed is re-evaluated on the spot, so no lookup serves an answer
+ * that an expiry has made wrong. Every answer is queued for the decision log.
+ */
+export class ComplianceLookup {
+  constructor(private readonly deps: LookupDependencies) {}
+
+  async byDigest(digest: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
+    if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
+    const now = this.deps.clock();
+    const nowMs = now.getTime();
+    const result = this.deps.cache.get(digest, nowMs) ?? (await this.load(digest, now));
+    this.record(result.answer, ctx, now);
+    return result;
+  }
+
+  /** A reference with a digest, or a tag that a stored report (or a tag resolver) names. */
+  async byReference(reference: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
+    const ref = parseImageReference(reference);
+    if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
+    const imageRef = ctx.imageRef ?? reference;
+    if (ref.digest) return this.byDigest(ref.digest, { ...ctx, imageRef });
+    const digest = await this.resolveTag(ref.registry, ref.path, ref.repository, ref.tag ?? "latest");
+    if (digest) return this.byDigest(digest, { ...ctx, imageRef });
+    const now = this.deps.clock();
+    const answer = notScannedAnswer(null, await this.deps.policyCache.get(now.getTime()), now);
+    answer.reason = `no scan report names ${formatImageReference(ref)}; pass a digest or upload a report for this tag`;
+    (answer.reasons[0] as Reason).message = answer.reason;
+    this.record(answer, { ...ctx, imageRef }, now);
+    return cached(answer, null, now.getTime());
+  }
+
+  async batch(images: readonly string[], ctx: LookupContext = {}): Promise<BatchAnswer> {
+    const results = await Promise.all(
+      images.map(async (image) => {
+        const { answer } = isDigest(image)
+          ? await this.byDigest(image, { ...ctx, imageRef: image })
+          : await this.byReference(image, { ...ctx, imageRef: image });
+        return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };
+      }),
+    );
+    return { allowed: results.every((r) => r.is_compliant), results };
+  }
+
+  private async resolveTag(registry: string, path: string, repository: string, tag: string): Promise<string | null> {
+    const { rows } = await this.deps.pool.query<{ image_digest: string }>(
+      `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
+       WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
+       ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT 1`,
+      [repository, tag],
+    );
+    if (rows[0]) return rows[0].image_digest;
+    for (const resolver of this.deps.tagResolvers ?? []) {
+      const digest = await resolver({ registry, path, repository, tag });
+      if (digest) return digest;
+    }
+    return null;
+  }
+
+  private async load(digest: string, now: Date): Promise<CachedAnswer> {
+    const generation = this.deps.cache.generation;
+    const nowMs = now.getTime();
+    let row = await findImageScan(this.deps.pool, digest);
+    if (row && row.valid_until && row.valid_until.getTime() <= nowMs) row = await this.reevaluate(digest, now);
+    const result = row
+      ? cached(toAnswer(row), row.valid_until, nowMs)
+      : cached(notScannedAnswer(digest, await this.deps.policyCache.get(nowMs), now), null, nowMs);
+    this.deps.cache.set(digest, result, generation);
+    return result;
+  }
+
+  /** The verdict ran out (an exception expired, the scan went stale): evaluate again now and store it. */
+  private async reevaluate(digest: string, now: Date): Promise<ImageScanRow | null> {
+    return inTransaction(this.deps.pool, async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+      const policy = await loadActivePolicy(tx);
+      await reevaluateImages(tx, { digests: [digest] }, policy, await loadExceptionsInForce(tx, now), now);
+      return findImageScan(tx, digest);
+    });
+  }
+
+  private record(answer: ComplianceAnswer, ctx: LookupContext, now: Date): void {
+    this.deps.decisionLog.record({
+      decidedAt: now,
+      imageDigest: answer.image_digest,
+      imageRef: ctx.imageRef ?? null,
+      namespace: ctx.namespace ?? null,
+      isCompliant: answer.is_compliant,
+      status: answer.status,
+      reason: answer.reason,
+      policyVersion: answer.policy_version,
+      tokenId: ctx.tokenId ?? null,
+      tokenName: ctx.tokenName ?? null,
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/** A compliance answer ready to send: the object and its serialised JSON. */
+export interface CachedAnswer {
+  answer: ComplianceAnswer;
+  json: string;
+  /** The verdict stops holding at this instant (exception expiry, scan age); null = until invalidated. */
+  validUntil: number | null;
+  loadedAt: number;
+}
+
+export interface ComplianceAnswer {
+  image_digest: string | null;
+  is_compliant: boolean;
+  status: "compliant" | "non_compliant" | "not_scanned" | "stale";
+  reason: string;
+  reasons: unknown[];
+  repository: string | null;
+  scanned_at: string | null;
+  evaluated_at: string;
+  policy_version: number;
+}
+
+/**
+ * In-process verdict cache keyed by digest, bounded by entry count (least recently set evicted first). Entries
+ * expire at the verdict's own valid_until and after `maxAgeMs` at most, which bounds staleness if a change
+ * notification is lost. `generation` rises on every invalidation, so a load that raced an invalidation is not cached.
+ */
+export class VerdictCache {
+  private readonly entries = new Map<string, CachedAnswer>();
+  generation = 0;
+  /** Off while change notifications cannot be heard (listener disconnected): every lookup then reads the database. */
+  enabled = false;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxAgeMs = 30_000,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(digest: string, nowMs: number): CachedAnswer | null {
+    const entry = this.enabled ? this.entries.get(digest) : undefined;
+    if (!entry || (entry.validUntil !== null && entry.validUntil <= nowMs) || nowMs - entry.loadedAt > this.maxAgeMs) {
+      if (entry) this.entries.delete(digest);
+      this.misses++;
+      return null;
+    }
+    this.hits++;
+    return entry;
+  }
+
+  /** Stores an entry unless an invalidation happened since `generationAtLoad` was read. */
+  set(digest: string, entry: CachedAnswer, generationAtLoad: number): void {
+    if (!this.enabled || this.maxEntries === 0 || generationAtLoad !== this.generation) return;
+    if (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(digest, entry);
+  }
+
+  invalidate(digests: readonly string[]): void {
+    this.generation++;
+    for (const d of digests) this.entries.delete(d);
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+}

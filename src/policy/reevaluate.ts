@@ -1,0 +1,125 @@
+import type { Queryable } from "../db/queryable";
+import { notifyVerdictsChanged } from "../db/queryable";
+import { evaluateCompliance } from "../domain/evaluate-compliance";
+import { parseEvaluationInput } from "../domain/evaluation-input";
+import type { PolicyExceptionRule } from "../domain/exception";
+import type { PolicyVersion } from "../domain/policy";
+import type { Verdict } from "../domain/verdict";
+
+/** Which images to re-evaluate: all, a list of digests, or those whose verdict has run out (valid_until passed). */
+export type ReevaluationScope = { all: true } | { digests: readonly string[] } | { expiredAt: Date };
+
+export interface ReevaluationResult {
+  evaluated: number;
+  changed: string[];
+}
+
+export interface EvaluatedImage {
+  imageDigest: string;
+  before: { isCompliant: boolean; status: Verdict["status"] };
+  verdict: Verdict;
+}
+
+const BATCH = 5000;
+
+/**
+ * Evaluates the images in scope in batches of 5,000 (keyset pagination over the primary key), calling `visit` with
+ * each batch's verdicts. Reads each image's current report's compact evaluation input, never the findings table.
+ */
+export async function evaluateImages(
+  q: Queryable,
+  scope: ReevaluationScope,
+  policy: PolicyVersion,
+  exceptions: readonly PolicyExceptionRule[],
+  now: Date,
+  visit: (batch: EvaluatedImage[]) => Promise<void>,
+): Promise<number> {
+  let after = "";
+  let total = 0;
+  for (;;) {
+    const filter =
+      "digests" in scope
+        ? "AND s.image_digest = ANY($3::text[])"
+        : "expiredAt" in scope
+          ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3"
+          : "";
+    const params: unknown[] = [after, BATCH];
+    if ("digests" in scope) params.push(scope.digests);
+    else if ("expiredAt" in scope) params.push(scope.expiredAt);
+    const { rows } = await q.query<{
+      image_digest: string;
+      repository: string | null;
+      scanned_at: Date | null;
+      is_compliant: boolean;
+      status: Verdict["status"];
+      evaluation_input: unknown;
+    }>(
+      `SELECT s.image_digest, s.repository, s.scanned_at, s.is_compliant, s.status, r.evaluation_input
+       FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
+       WHERE s.image_digest > $1 ${filter}
+       ORDER BY s.image_digest LIMIT $2`,
+      params,
+    );
+    if (rows.length === 0) break;
+    const batch = rows.map((row) => ({
+      imageDigest: row.image_digest,
+      before: { isCompliant: row.is_compliant, status: row.status },
+      verdict: evaluateCompliance(
+        {
+          imageDigest: row.image_digest,
+          repository: row.repository,
+          scannedAt: row.scanned_at,
+          findings: row.evaluation_input === null ? [] : parseEvaluationInput(row.evaluation_input),
+        },
+        policy.rules,
+        exceptions,
+        now,
+      ),
+    }));
+    await visit(batch);
+    total += batch.length;
+    after = rows[rows.length - 1]!.image_digest;
+    if (rows.length < BATCH) break;
+  }
+  return total;
+}
+
+/**
+ * Re-evaluates the images in scope and writes their verdicts with one UPDATE per batch (UNNEST). Every row gets
+ * the new policy version and evaluation time; NOTIFY names the digests whose answer changed.
+ */
+export async function reevaluateImages(
+  q: Queryable,
+  scope: ReevaluationScope,
+  policy: PolicyVersion,
+  exceptions: readonly PolicyExceptionRule[],
+  now: Date,
+): Promise<ReevaluationResult> {
+  const changed: string[] = [];
+  const evaluated = await evaluateImages(q, scope, policy, exceptions, now, async (batch) => {
+    const { rows } = await q.query<{ image_digest: string }>(
+      `UPDATE image_scans AS s SET
+         is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $6,
+         evaluated_at = $7, valid_until = u.valid_until
+       FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[])
+         AS u(image_digest, is_compliant, status, reasons, valid_until)
+       WHERE s.image_digest = u.image_digest
+       RETURNING s.image_digest`,
+      [
+        batch.map((b) => b.imageDigest),
+        batch.map((b) => b.verdict.isCompliant),
+        batch.map((b) => b.verdict.status),
+        batch.map((b) => JSON.stringify(b.verdict.reasons)),
+        batch.map((b) => b.verdict.validUntil),
+        policy.version,
+        now,
+      ],
+    );
+    const updated = new Set(rows.map((r) => r.image_digest));
+    for (const b of batch) if (updated.has(b.imageDigest)) changed.push(b.imageDigest);
+  });
+  // Every updated row may answer differently (reasons, policy version): tell every replica's cache.
+  if ("all" in scope && changed.length > 1000) await notifyVerdictsChanged(q, "*");
+  else await notifyVerdictsChanged(q, changed);
+  return { evaluated, changed };
+}

@@ -1,0 +1,158 @@
+import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { SCOPES } from "./auth/scopes";
+import { TokenService } from "./auth/token-service";
+import type { Config } from "./config";
+import { openDatabase, type Database } from "./db/database";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
+import { migrate } from "./db/migrator";
+import { buildApp } from "./http/app";
+import type { AppDependencies } from "./http/app-dependencies";
+import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
+import { createLogger } from "./logger";
+import { ChangeListener } from "./lookup/change-listener";
+import { DecisionLog } from "./lookup/decision-log";
+import { ComplianceLookup } from "./lookup/lookup-compliance";
+import { VerdictCache } from "./lookup/verdict-cache";
+import { ExpirySweeper } from "./policy/expiry-sweeper";
+import { PolicyCache } from "./policy/policy-cache";
+
+export interface RunningService {
+  url: string;
+  port: number;
+  databaseUrl: string;
+  deps: AppDependencies;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  clock?: () => Date;
+  /** Print a generated admin token on a first start with none (the CLI does; tests do not). */
+  announceToken?: (token: string) => void;
+}
+
+/** Retries until the database answers, logging why: the service may start before its database does. */
+async function waitForDatabase(db: Database, logger: Logger, attempts = 60): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await db.pool.query("SELECT 1");
+      return;
+    } catch (error) {
+      if (i >= attempts) throw error;
+      logger.warn({ attempt: i, err: (error as Error).message }, "database not reachable yet; retrying in 1 s");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The composition root: database, migrations, caches, background work, HTTP(S) server. */
+export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? (() => new Date());
+  let embedded: EmbeddedDatabase | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    databaseUrl = embedded.url;
+  }
+  const db = openDatabase({ url: databaseUrl, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs });
+  await waitForDatabase(db, logger);
+  const applied = await migrate(db.pool);
+  if (applied.length) logger.info({ applied }, "migrations applied");
+
+  const tokens = new TokenService(db.pool, clock);
+  if (config.adminToken) {
+    if (await tokens.ensure(config.adminToken, "admin (ADMIN_TOKEN)", ["admin"])) logger.info("admin token from ADMIN_TOKEN stored");
+  } else if ((await tokens.count()) === 0) {
+    const created = await tokens.create({ name: "admin (first start)", scopes: ["admin"], expiresAt: null });
+    (options.announceToken ?? ((t: string) => logger.warn({ note: "shown once; store it now" }, `first start: generated admin token ${t.slice(0, 6)}… (printed to stderr)`)))(created.token);
+  }
+  tokens.start();
+
+  const verdictCache = new VerdictCache(config.verdictCacheSize);
+  const policyCache = new PolicyCache(db.pool);
+  const decisionLog = new DecisionLog(db.pool, logger);
+  decisionLog.start();
+  const listener = new ChangeListener(databaseUrl, verdictCache, policyCache, logger);
+  await listener.start();
+  const sweeper = new ExpirySweeper(db.pool, clock, logger);
+  sweeper.start();
+  const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
+  pruneTimer.unref();
+
+  const authenticate: Authenticator = async (req) => {
+    const token = bearerToken(req);
+    return token ? tokens.verify(token) : null;
+  };
+  const authenticateLookup: Authenticator = config.lookupAuth === "none" ? async () => ANONYMOUS : authenticate;
+  const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog });
+  const deps: AppDependencies = {
+    config,
+    logger,
+    pool: db.pool,
+    prisma: db.prisma,
+    clock,
+    tokens,
+    authenticate,
+    authenticateLookup,
+    lookup,
+    decisionLog,
+    verdictCache,
+    policyCache,
+    isDatabaseReady: async () => {
+      try {
+        await db.pool.query("SELECT 1");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+  const app = buildApp(deps);
+  const server =
+    config.tlsCertFile && config.tlsKeyFile
+      ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)
+      : http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 300_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const scheme = config.tlsCertFile ? "https" : "http";
+  const url = `${scheme}://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
+  logger.info({ url, scopes: SCOPES.length, database: embedded ? "embedded" : "external" }, "scan-registry listening");
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      // Stop accepting, let in-flight requests finish (bounded), then stop background work and the database.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, 10_000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      clearInterval(pruneTimer);
+      await sweeper.stop();
+      await decisionLog.stop();
+      await tokens.stop();
+      await listener.stop();
+      await db.close();
+      await embedded?.stop();
+    })());
+  return { url, port, databaseUrl, deps, server, close };
+}
