@@ -190,7 +190,8 @@ export function decodeCycloneDxReport(json: unknown): DecodedReport {
         severity,
         target: targetOf(parent, pkg, bom.metadata?.component?.name),
         class: parent ? prop(parent, "Class") : null,
-        pkgType: prop(pkg, "PkgType") ?? (parent ? prop(parent, "Type") : null),
+        // Newer Trivy tags packages with PkgType, older ones with Type; OS packages inherit their OS's Type.
+        pkgType: prop(pkg, "PkgType") ?? prop(pkg, "Type") ?? (parent ? prop(parent, "Type") : null),
         purl: nonEmpty(pkg?.purl),
       });
     }
