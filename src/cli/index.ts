@@ -1,19 +1,33 @@
+import { Command, CommanderError } from "commander";
 import { ConfigError, loadConfig } from "../config";
 import { openDatabase } from "../db/database";
 import { migrate } from "../db/migrator";
+import { CliError, EXIT } from "./client";
 import { serve } from "./serve";
 
-/** Entry point of `scan-registry <command>`; returns the exit code. */
-export async function runCli(argv: string[]): Promise<number> {
-  const [command = "serve"] = argv;
-  try {
-    if (command === "serve") return await serve();
-    if (command === "migrate") {
+/**
+ * Each command group lives in src/cli/commands/<name>.ts and exports `register(program)`. The list is the one
+ * place that wires them.
+ */
+const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [];
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("scan-registry")
+    .description("System of record for container image scan results; answers \"may this image digest run?\"")
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command("serve")
+    .description("run the HTTP service (embedded PostgreSQL unless DATABASE_URL is set)")
+    .action(async () => setExit(await serve()));
+
+  program
+    .command("migrate")
+    .description("apply pending database migrations to DATABASE_URL and exit")
+    .action(async () => {
       const config = loadConfig();
-      if (!config.databaseUrl) {
-        process.stderr.write("migrate: set DATABASE_URL (serve applies migrations itself on the embedded database)\n");
-        return 2;
-      }
+      if (!config.databaseUrl) throw new CliError("migrate: set DATABASE_URL (serve applies migrations itself on the embedded database)");
       const db = openDatabase({ url: config.databaseUrl, poolSize: 1, connectionTimeoutMs: 10_000 });
       try {
         const applied = await migrate(db.pool);
@@ -21,12 +35,34 @@ export async function runCli(argv: string[]): Promise<number> {
       } finally {
         await db.close();
       }
-      return 0;
-    }
-    process.stderr.write(`unknown command: ${command}\n`);
-    return 2;
+    });
+
+  for (const load of COMMAND_MODULES) load().register(program);
+  return program;
+}
+
+/** Entry point of `scan-registry <command>`; returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
   } catch (error) {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : `error: ${(error as Error).message}`}\n`);
-    return 2;
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.error;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.error;
+    }
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    return EXIT.error;
   }
 }

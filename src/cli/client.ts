@@ -1,0 +1,84 @@
+import type { Command } from "commander";
+
+/** Exit codes CI can trust: 0 compliant / success, 1 non-compliant, 2 any error. */
+export const EXIT = { ok: 0, nonCompliant: 1, error: 2 } as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.error,
+  ) {
+    super(message);
+  }
+}
+
+export interface ClientOptions {
+  url: string;
+  token: string | undefined;
+}
+
+/** Adds --url and --token, falling back to SCAN_REGISTRY_URL / SCAN_REGISTRY_TOKEN. */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .option("--url <url>", "service URL (default: $SCAN_REGISTRY_URL or http://localhost:8080)")
+    .option("--token <token>", "API token (default: $SCAN_REGISTRY_TOKEN)");
+}
+
+export function clientOptions(opts: { url?: string; token?: string }): ClientOptions {
+  const url = (opts.url ?? process.env.SCAN_REGISTRY_URL ?? "http://localhost:8080").replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(url)) throw new CliError(`--url must start with http:// or https:// (got ${url})`);
+  return { url, token: opts.token ?? process.env.SCAN_REGISTRY_TOKEN };
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/**
+ * Calls the service. A problem+json answer becomes a CliError with its detail (and field errors), so every command
+ * prints the same clear message and exits 2.
+ */
+export async function callApi<T = unknown>(
+  client: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
+  if (client.token) headers.Authorization = `Bearer ${client.token}`;
+  let payload: string | Uint8Array | undefined;
+  if (body instanceof Uint8Array) payload = body;
+  else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers["Content-Type"] ??= "application/json";
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${client.url}${path}`, { method, headers, body: payload });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new CliError(`cannot reach ${client.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    /* keep text */
+  }
+  if (res.status >= 400) {
+    const p = parsed as { detail?: string; code?: string; errors?: Array<{ path: string; message: string }> } | null;
+    const lines = [`${method} ${path} failed: HTTP ${res.status}${p?.code ? ` (${p.code})` : ""}${p?.detail ? `: ${p.detail}` : ""}`];
+    for (const e of p?.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
+    if (res.status === 401 && !client.token) lines.push("  hint: pass --token or set SCAN_REGISTRY_TOKEN");
+    throw new CliError(lines.join("\n"));
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+/** Prints JSON when --json is given, else the human text. */
+export function output(opts: { json?: boolean }, value: unknown, human: () => string): void {
+  process.stdout.write(opts.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
