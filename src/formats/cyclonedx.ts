@@ -137,6 +137,13 @@ function parseRecommendation(text: string | null | undefined): Map<string, strin
   return fixes;
 }
 
+/** The recommendation clause naming this package, else the only clause there is, else none. */
+function fixedVersionFor(fixes: Map<string, string>, pkgName: string | null, pkg: Component | undefined): string | null {
+  const named = (pkgName && fixes.get(pkgName)) || (pkg?.name && fixes.get(pkg.name));
+  if (named) return named;
+  return fixes.size === 1 ? [...fixes.values()][0]! : null;
+}
+
 /** Trivy's package name: maven's group joins with ":" (group:artifact), others (npm scopes, Go paths) with "/". */
 function packageName(c: Component | undefined): string | null {
   const name = nonEmpty(c?.name);
@@ -178,7 +185,7 @@ export function decodeCycloneDxReport(json: unknown): DecodedReport {
       const pkg = affected.ref ? lookup(affected.ref) : undefined;
       const parent = affected.ref ? parentOf.get(affected.ref) : undefined;
       const pkgName = packageName(pkg);
-      const fixed = (pkgName && (fixes.get(pkgName) ?? fixes.get(pkg?.name ?? ""))) ?? (fixes.size === 1 ? [...fixes.values()][0] : null);
+      const fixed = fixedVersionFor(fixes, pkgName, pkg);
       const unaffected = (affected.versions ?? []).some((x) => x.status === "unaffected");
       findings.push({
         kind: "vulnerability",

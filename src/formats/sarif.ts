@@ -22,7 +22,7 @@
  */
 import { z } from "zod";
 import { invalid, unsupported } from "../domain/errors";
-import type { DecodedReport, Finding } from "../domain/report";
+import type { DecodedReport, Finding, VulnerabilityInfo } from "../domain/report";
 import { SEVERITIES, type FindingKind, type Severity } from "../domain/severity";
 import {
   VulnerabilityInfoCollector,
@@ -140,6 +140,8 @@ function kindOf(rule: Rule | undefined, message: string): FindingKind | "license
   return "vulnerability";
 }
 
+const DEFAULT_CLASS: Record<FindingKind, string | null> = { vulnerability: null, secret: "secret", misconfiguration: "config" };
+
 const CLASS_BY_RULE_NAME: Record<string, string> = {
   OsPackageVulnerability: "os-pkgs",
   LanguageSpecificPackageVulnerability: "lang-pkgs",
@@ -153,6 +155,46 @@ function resolveRule(result: Result, rules: Rule[], byId: Map<string, Rule>): Ru
   const indexed = index !== null && index !== undefined ? rules[index] : undefined;
   if (indexed && (id === null || indexed.id === id)) return indexed;
   return id === null ? undefined : byId.get(id);
+}
+
+/** One SARIF result → a finding and its rule's shared metadata; null for results that are not findings. */
+function decodeResult(result: Result, rule: Rule | undefined, rawId: string): { finding: Finding; info: VulnerabilityInfo } | null {
+  const message = result.message?.text ?? "";
+  const kind = kindOf(rule, message);
+  if (kind === "license") return null;
+  const fields = messageFields(message);
+  const id = OLD_TEMPLATE_ID.exec(rawId)?.[2] ?? rawId;
+  const severity =
+    severityWord([fields.get("Severity")]) ??
+    ruleSeverity(rule, rawId) ??
+    severityFromLevel(result.level ?? rule?.defaultConfiguration?.level);
+  const isVuln = kind === "vulnerability";
+  const finding: Finding = {
+    kind,
+    vulnerabilityId: id,
+    pkgName: isVuln ? nonEmpty(fields.get("Package")) : null,
+    installedVersion: isVuln ? nonEmpty(fields.get("Installed Version")) : null,
+    fixedVersion: isVuln ? nonEmpty(fields.get("Fixed Version")) : null,
+    // SARIF's result `kind` (pass/fail) is the only status SARIF can carry; Trivy writes only failures by default.
+    status: kind === "misconfiguration" ? sarifKindStatus(result.kind) : null,
+    severity,
+    target: nonEmpty(result.locations?.[0]?.physicalLocation?.artifactLocation?.uri),
+    class: CLASS_BY_RULE_NAME[rule?.name ?? ""] ?? DEFAULT_CLASS[kind],
+    pkgType: null,
+    purl: null,
+  };
+  const props = rule?.properties;
+  const info: VulnerabilityInfo = {
+    id,
+    title: nonEmpty(rule?.shortDescription?.text),
+    description: nonEmpty(rule?.fullDescription?.text),
+    severity: ruleSeverity(rule, rawId) ?? severity,
+    cvssScore: isVuln ? (positiveScore(props?.cvssv3_baseScore) ?? positiveScore(props?.cvssv2_score)) : null,
+    publishedAt: null,
+    lastModifiedAt: null,
+    primaryUrl: nonEmpty(rule?.helpUri),
+  };
+  return { finding, info };
 }
 
 export function decodeSarifReport(json: unknown): DecodedReport {
@@ -181,40 +223,10 @@ export function decodeSarifReport(json: unknown): DecodedReport {
           { path, message: "a result needs ruleId, rule.id or a ruleIndex into tool.driver.rules" },
         ]);
       }
-      const message = result.message?.text ?? "";
-      const kind = kindOf(rule, message);
-      if (kind === "license") return;
-      const fields = messageFields(message);
-      const id = OLD_TEMPLATE_ID.exec(rawId)?.[2] ?? rawId;
-      const severity =
-        severityWord([fields.get("Severity")]) ??
-        ruleSeverity(rule, rawId) ??
-        severityFromLevel(result.level ?? rule?.defaultConfiguration?.level);
-      const isVuln = kind === "vulnerability";
-      findings.push({
-        kind,
-        vulnerabilityId: id,
-        pkgName: isVuln ? nonEmpty(fields.get("Package")) : null,
-        installedVersion: isVuln ? nonEmpty(fields.get("Installed Version")) : null,
-        fixedVersion: isVuln ? nonEmpty(fields.get("Fixed Version")) : null,
-        // SARIF `kind` pass/fail is the only status SARIF can carry (Trivy writes only failures by default).
-        status: kind === "misconfiguration" ? sarifKindStatus(result.kind) : null,
-        severity,
-        target: nonEmpty(result.locations?.[0]?.physicalLocation?.artifactLocation?.uri),
-        class: CLASS_BY_RULE_NAME[rule?.name ?? ""] ?? (kind === "vulnerability" ? null : kind === "secret" ? "secret" : "config"),
-        pkgType: null,
-        purl: null,
-      });
-      infos.add({
-        id,
-        title: nonEmpty(rule?.shortDescription?.text),
-        description: nonEmpty(rule?.fullDescription?.text),
-        severity: rule ? ruleSeverity(rule, rawId) ?? severity : severity,
-        cvssScore: isVuln ? positiveScore(rule?.properties?.cvssv3_baseScore) ?? positiveScore(rule?.properties?.cvssv2_score) : null,
-        publishedAt: null,
-        lastModifiedAt: null,
-        primaryUrl: nonEmpty(rule?.helpUri),
-      });
+      const decoded = decodeResult(result, rule, rawId);
+      if (decoded === null) return;
+      findings.push(decoded.finding);
+      infos.add(decoded.info);
     });
   });
 
