@@ -35,7 +35,8 @@ export function detectFormat(json: unknown): ReportFormat {
 
   if (isSarif(json)) return "sarif";
 
-  if (isObject(json.operatorObject) && "verb" in json) {
+  // The webhook envelope: {verb, operatorObject}; the verb is the integration endpoint's business.
+  if (isObject(json.operatorObject)) {
     checkOperatorResource(json.operatorObject);
     return "trivy-operator";
   }

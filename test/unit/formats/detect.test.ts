@@ -36,6 +36,7 @@ describe("detectFormat: accepted formats", () => {
     );
     expect(detectFormat({ apiVersion: "v1", kind: "List", items: [resource] })).toBe("trivy-operator");
     expect(detectFormat({ verb: "update", operatorObject: resource })).toBe("trivy-operator");
+    expect(detectFormat({ operatorObject: resource })).toBe("trivy-operator");
     expect(detectFormat({ ...resource, kind: "ExposedSecretReport" })).toBe("trivy-operator");
   });
 
