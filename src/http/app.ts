@@ -7,6 +7,7 @@ import { complianceRouter } from "./routes/compliance";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
 import { reportsRouter } from "./routes/reports";
+import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
 
 /** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
 export function buildApp(deps: AppDependencies): Express {
@@ -26,6 +27,7 @@ export function buildApp(deps: AppDependencies): Express {
   app.use(complianceRouter(deps));
   app.use(reportsRouter(deps));
   app.use(imagesRouter(deps));
+  app.use(vulnerabilitiesRouter(deps));
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, problem(404, "not_found", `No route for ${req.method} ${req.path}.`));

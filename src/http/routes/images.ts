@@ -1,9 +1,12 @@
 import { Router } from "express";
 import { findImageScan } from "../../db/image-scan-repository";
+import { listCurrentFindings, listImageScans } from "../../db/reading-repository";
 import { badRequest, notFound } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
+import { listFindingsQuerySchema, listImagesQuerySchema } from "../reading-schemas";
+import { parseOr400 } from "../validate";
 
 export function imageRow(row: NonNullable<Awaited<ReturnType<typeof findImageScan>>>) {
   return {
@@ -35,6 +38,42 @@ export function imageRow(row: NonNullable<Awaited<ReturnType<typeof findImageSca
 export function imagesRouter(deps: AppDependencies): Router {
   const router = Router();
   const canRead = requireScope(deps.authenticate, "compliance:read");
+
+  router.get("/v1/images", canRead, async (req, res) => {
+    const query = parseOr400(listImagesQuerySchema, req.query, "query");
+    if (query.cursor !== undefined && !isDigest(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
+    const page = await listImageScans(deps.pool, {
+      status: query.status,
+      repository: query.repository,
+      search: query.q,
+      limit: query.limit,
+      after: query.cursor,
+    });
+    res.json({ items: page.items.map(imageRow), next_cursor: page.nextCursor });
+  });
+
+  router.get("/v1/images/:digest/findings", canRead, async (req, res) => {
+    const digest = String(req.params.digest);
+    if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
+    const query = parseOr400(listFindingsQuerySchema, req.query, "query");
+    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
+    const row = await findImageScan(deps.pool, digest);
+    if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
+    const severities = query.severity === undefined ? undefined : Array.isArray(query.severity) ? query.severity : [query.severity];
+    const items = await listCurrentFindings(deps.pool, digest, {
+      severities,
+      kind: query.kind,
+      fixable: query.fixable,
+      limit: query.limit,
+      afterId: query.cursor,
+    });
+    res.json({
+      image_digest: digest,
+      report_id: row.latest_report_id,
+      items,
+      next_cursor: items.length === query.limit ? items[items.length - 1]!.id : null,
+    });
+  });
 
   router.get("/v1/images/:digest", canRead, async (req, res) => {
     const digest = String(req.params.digest);
