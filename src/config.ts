@@ -38,6 +38,14 @@ export const environmentSchema = z.object({
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   KUBERNETES_TOKEN_AUDIENCE: z.string().min(1).default("kyverno-svc.kyverno.io"),
+  KUBERNETES_API_URL: optionalText.pipe(z.string().regex(/^https?:\/\//, "an http:// or https:// URL").optional()),
+  KUBERNETES_CA_FILE: z.string().min(1).default("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"),
+  KUBERNETES_TOKEN_FILE: z.string().min(1).default("/var/run/secrets/kubernetes.io/serviceaccount/token"),
+  KUBERNETES_ALLOWED_USERS: optionalText,
+  KUBERNETES_SERVICE_HOST: optionalText,
+  KUBERNETES_SERVICE_PORT: optionalText,
+  RATE_LIMIT_INGEST_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  MAX_JSON_BODY_BYTES: byteSize.default(1024 * 1024),
 });
 
 export type Config = Readonly<{
@@ -58,6 +66,16 @@ export type Config = Readonly<{
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   kubernetesTokenAudience: string;
+  /** TokenReview endpoint base: KUBERNETES_API_URL, else in-cluster https://KUBERNETES_SERVICE_HOST:PORT (LOOKUP_AUTH=kubernetes). */
+  kubernetesApiUrl: string | undefined;
+  kubernetesCaFile: string;
+  kubernetesTokenFile: string;
+  /** Service-account usernames allowed to look up (empty = any authenticated one). */
+  kubernetesAllowedUsers: string[];
+  /** Uploads per minute per token on ingest endpoints; 0 = unlimited. */
+  rateLimitIngestPerMinute: number;
+  /** Size limit for every JSON body except reports (which have MAX_REPORT_BYTES). */
+  maxJsonBodyBytes: number;
 }>;
 
 export class ConfigError extends Error {
@@ -79,6 +97,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
     throw new ConfigError(["TLS_CERT_FILE and TLS_KEY_FILE: set both or neither"]);
   }
+  const kubernetesApiUrl =
+    e.KUBERNETES_API_URL ?? (e.KUBERNETES_SERVICE_HOST ? `https://${e.KUBERNETES_SERVICE_HOST.includes(":") ? `[${e.KUBERNETES_SERVICE_HOST}]` : e.KUBERNETES_SERVICE_HOST}:${e.KUBERNETES_SERVICE_PORT ?? "443"}` : undefined);
+  if (e.LOOKUP_AUTH === "kubernetes" && !kubernetesApiUrl)
+    throw new ConfigError(["KUBERNETES_API_URL: LOOKUP_AUTH=kubernetes needs the Kubernetes API (in a cluster KUBERNETES_SERVICE_HOST is set; elsewhere set KUBERNETES_API_URL)"]);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -97,5 +119,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsCertFile: e.TLS_CERT_FILE,
     tlsKeyFile: e.TLS_KEY_FILE,
     kubernetesTokenAudience: e.KUBERNETES_TOKEN_AUDIENCE,
+    kubernetesApiUrl,
+    kubernetesCaFile: e.KUBERNETES_CA_FILE,
+    kubernetesTokenFile: e.KUBERNETES_TOKEN_FILE,
+    kubernetesAllowedUsers: (e.KUBERNETES_ALLOWED_USERS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== ""),
+    rateLimitIngestPerMinute: e.RATE_LIMIT_INGEST_PER_MINUTE,
+    maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
   });
 }

@@ -2,11 +2,13 @@ import crypto from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { AppDependencies } from "./app-dependencies";
+import { bodySizeCeiling, ingestRateLimit } from "./hardening";
 import { problem, problemHandler, sendProblem } from "./problem";
 import { complianceRouter } from "./routes/compliance";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
 import { reportsRouter } from "./routes/reports";
+import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
 
 /** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
@@ -22,11 +24,14 @@ export function buildApp(deps: AppDependencies): Express {
     res.setHeader("X-Request-Id", req.id);
     next();
   });
+  app.use(bodySizeCeiling(deps.config.maxJsonBodyBytes));
+  app.use(ingestRateLimit(deps.authenticate, deps.config.rateLimitIngestPerMinute));
 
   app.use(healthRouter(deps));
   app.use(complianceRouter(deps));
   app.use(reportsRouter(deps));
   app.use(imagesRouter(deps));
+  app.use(tokensRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
 
   app.use((req: Request, res: Response) => {

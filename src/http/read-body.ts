@@ -1,6 +1,7 @@
 import { createGunzip, createInflate } from "node:zlib";
 import type { Request } from "express";
 import { DomainError, badRequest } from "../domain/errors";
+import { assertJsonDepth, MAX_JSON_DEPTH } from "./hardening";
 
 /**
  * Reads a request body into one Buffer, decoding gzip/deflate, and refuses it (413) as soon as either the bytes on
@@ -64,11 +65,16 @@ export async function readBody(req: Request, limit: number): Promise<Buffer> {
   });
 }
 
-/** Parses JSON from bytes; a clear 400 for an empty body or bad syntax. A UTF-8 BOM (PowerShell's Out-File) is tolerated. */
-export function parseJson(bytes: Buffer): unknown {
+/**
+ * Parses JSON from bytes; a clear 400 for an empty body, bad syntax or nesting deeper than `maxDepth` (reports pass
+ * Infinity: scanning 50 MB would double the parse time, and their decoders read fixed paths). A UTF-8 BOM
+ * (PowerShell's Out-File) is tolerated.
+ */
+export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unknown {
   let text = bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send the report as JSON.");
+  if (Number.isFinite(maxDepth)) assertJsonDepth(text, maxDepth);
   try {
     return JSON.parse(text);
   } catch (error) {

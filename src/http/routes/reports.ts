@@ -36,7 +36,7 @@ export function reportsRouter(deps: AppDependencies): Router {
   router.post("/v1/reports", requireScope(deps.authenticate, "reports:write"), async (req: Request, res: Response) => {
     const query = parseOr422(uploadQuerySchema, req.query, "query");
     const bytes = await readBody(req, deps.config.maxReportBytes);
-    const json = parseJson(bytes);
+    const json = parseJson(bytes, Infinity);
     const report = decodeReport(json, { format: query.format });
     const result = await ingestReport(
       { pool: deps.pool, clock: deps.clock },
