@@ -25,6 +25,8 @@ export interface RunningService {
   port: number;
   databaseUrl: string;
   deps: AppDependencies;
+  /** The expiry sweep, exposed so that tests with an injected clock can run it without waiting 30 s. */
+  sweeper: ExpirySweeper;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -154,5 +156,5 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await db.close();
       await embedded?.stop();
     })());
-  return { url, port, databaseUrl, deps, server, close };
+  return { url, port, databaseUrl, deps, sweeper, server, close };
 }

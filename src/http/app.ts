@@ -5,8 +5,11 @@ import type { AppDependencies } from "./app-dependencies";
 import { bodySizeCeiling, ingestRateLimit } from "./hardening";
 import { problem, problemHandler, sendProblem } from "./problem";
 import { complianceRouter } from "./routes/compliance";
+import { decisionsRouter } from "./routes/decisions";
+import { exceptionsRouter } from "./routes/exceptions";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
+import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
@@ -32,6 +35,9 @@ export function buildApp(deps: AppDependencies): Express {
   app.use(reportsRouter(deps));
   app.use(imagesRouter(deps));
   app.use(tokensRouter(deps));
+  app.use(policyRouter(deps));
+  app.use(exceptionsRouter(deps));
+  app.use(decisionsRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
 
   app.use((req: Request, res: Response) => {

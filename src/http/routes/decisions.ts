@@ -1,0 +1,30 @@
+import { Router } from "express";
+import { listDecisions } from "../../lookup/decision-query";
+import type { AppDependencies } from "../app-dependencies";
+import { requireScope } from "../authenticate";
+import { decisionsQuerySchema } from "../policy-schemas";
+import { parseOr422 } from "../validate";
+
+/** The admission decision log (what every lookup answered), newest first with cursor pagination. */
+export function decisionsRouter(deps: AppDependencies): Router {
+  const router = Router();
+
+  router.get("/v1/decisions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
+    const query = parseOr422(decisionsQuerySchema, req.query, "query");
+    const page = await listDecisions(deps.pool, {
+      imageDigest: query.image_digest,
+      isCompliant: query.is_compliant,
+      namespace: query.namespace,
+      since: query.since ? new Date(query.since) : undefined,
+      until: query.until ? new Date(query.until) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+    res.json({
+      items: page.items.map((d) => ({ ...d, decided_at: d.decided_at.toISOString() })),
+      next_cursor: page.nextCursor,
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,66 @@
+import { Router } from "express";
+import { ExceptionService, type ExceptionRow } from "../../policy/exception-service";
+import type { ReevaluationOutcome } from "../../policy/policy-service";
+import type { AppDependencies } from "../app-dependencies";
+import { requireScope } from "../authenticate";
+import { forgetCachedVerdicts } from "./policy";
+import { exceptionCreateBodySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
+import { parseJson, readBody } from "../read-body";
+import { parseOr400, parseOr422 } from "../validate";
+
+const EXCEPTION_BODY_LIMIT = 16 * 1024;
+
+export function exceptionAnswer(row: ExceptionRow) {
+  return {
+    id: row.id,
+    vulnerability_id: row.vulnerability_id,
+    repository: row.repository,
+    image_digest: row.image_digest,
+    reason: row.reason,
+    created_by: row.created_by,
+    created_at: row.created_at.toISOString(),
+    expires_at: row.expires_at?.toISOString() ?? null,
+    revoked_at: row.revoked_at?.toISOString() ?? null,
+    revoked_by: row.revoked_by,
+    state: row.state,
+  };
+}
+
+const changeAnswer = (row: ExceptionRow & ReevaluationOutcome) => ({ ...exceptionAnswer(row), reevaluated: row.reevaluated, changed: row.changed });
+
+export function exceptionsRouter(deps: AppDependencies): Router {
+  const router = Router();
+  const exceptions = new ExceptionService(deps.pool, deps.clock);
+  const canWrite = requireScope(deps.authenticate, "policy:write");
+
+  router.get("/v1/exceptions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
+    const query = parseOr422(exceptionListQuerySchema, req.query, "query");
+    const rows = await exceptions.list({ state: query.state, vulnerabilityId: query.vulnerability_id, imageDigest: query.image_digest });
+    res.json({ items: rows.map(exceptionAnswer) });
+  });
+
+  router.post("/v1/exceptions", canWrite, async (req, res) => {
+    const body = parseOr422(exceptionCreateBodySchema, parseJson(await readBody(req, EXCEPTION_BODY_LIMIT)), "body");
+    const created = await exceptions.create({
+      vulnerabilityId: body.vulnerability_id,
+      repository: body.repository ?? null,
+      imageDigest: body.image_digest ?? null,
+      reason: body.reason,
+      expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+      createdBy: body.created_by ?? req.principal?.name ?? "unknown",
+    });
+    forgetCachedVerdicts(deps);
+    deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by: created.created_by, changed: created.changed }, "exception granted");
+    res.status(201).location(`/v1/exceptions/${created.id}`).json(changeAnswer(created));
+  });
+
+  router.delete("/v1/exceptions/:id", canWrite, async (req, res) => {
+    const { id } = parseOr400(exceptionIdSchema, req.params, "path");
+    const revoked = await exceptions.revoke(id, req.principal?.name ?? "unknown");
+    forgetCachedVerdicts(deps);
+    deps.logger.info({ exception: revoked.id, by: revoked.revoked_by, changed: revoked.changed }, "exception withdrawn");
+    res.json(changeAnswer(revoked));
+  });
+
+  return router;
+}

@@ -1,0 +1,89 @@
+import { Router, type Request } from "express";
+import { badRequest } from "../../domain/errors";
+import type { PolicyRules, PolicyVersion } from "../../domain/policy";
+import { dryRunPolicy } from "../../policy/dry-run";
+import { PolicyService } from "../../policy/policy-service";
+import type { AppDependencies } from "../app-dependencies";
+import { requireScope } from "../authenticate";
+import { policyEnvelopeBodySchema, policyRulesBodySchema } from "../policy-schemas";
+import { parseJson, readBody } from "../read-body";
+import { parseOr422 } from "../validate";
+
+const POLICY_BODY_LIMIT = 64 * 1024;
+
+/**
+ * The candidate policy of a PUT or dry-run: the rules object, or GET /v1/policy's answer ({version, rules, …}) sent
+ * back edited. Omitted rules take their defaults; an unknown rule, a negative count or a severity outside Trivy's
+ * five is a 422 with paths.
+ */
+async function readPolicyBody(req: Request): Promise<PolicyRules> {
+  const json = parseJson(await readBody(req, POLICY_BODY_LIMIT));
+  if (json === null || typeof json !== "object" || Array.isArray(json))
+    throw badRequest("invalid_request", 'The body must be a JSON object of policy rules, e.g. {"max_severity_counts": {"CRITICAL": 0}}.');
+  if ("rules" in json) return parseOr422(policyEnvelopeBodySchema, json, "body").rules;
+  return parseOr422(policyRulesBodySchema, json, "body");
+}
+
+export function policyVersionAnswer(p: PolicyVersion) {
+  return { version: p.version, rules: p.rules, created_at: p.createdAt.toISOString(), created_by: p.createdBy };
+}
+
+/**
+ * Other replicas hear the NOTIFY; this one forgets at once, so a lookup that follows the answer on the same replica
+ * never races the notification.
+ */
+export function forgetCachedVerdicts(deps: Pick<AppDependencies, "policyCache" | "verdictCache">): void {
+  deps.policyCache.invalidate();
+  deps.verdictCache.clear();
+}
+
+export function policyRouter(deps: AppDependencies): Router {
+  const router = Router();
+  const policy = new PolicyService(deps.pool, deps.clock);
+  const canRead = requireScope(deps.authenticate, "compliance:read");
+  const canWrite = requireScope(deps.authenticate, "policy:write");
+
+  router.get("/v1/policy", canRead, async (_req, res) => {
+    res.json(policyVersionAnswer(await policy.current()));
+  });
+
+  router.get("/v1/policy/versions", canRead, async (_req, res) => {
+    res.json({ items: (await policy.versions()).map(policyVersionAnswer) });
+  });
+
+  router.put("/v1/policy", canWrite, async (req, res) => {
+    const rules = await readPolicyBody(req);
+    const result = await policy.set(rules, req.principal?.name ?? null);
+    forgetCachedVerdicts(deps);
+    deps.logger.info({ version: result.policy.version, by: result.policy.createdBy, reevaluated: result.reevaluated, changed: result.changed }, "policy changed");
+    res.json({ ...policyVersionAnswer(result.policy), reevaluated: result.reevaluated, changed: result.changed });
+  });
+
+  // policy:write, not compliance:read: a dry-run evaluates every stored image, a policy author's tool, not a reader's.
+  router.post("/v1/policy/dry-run", canWrite, async (req, res) => {
+    const rules = await readPolicyBody(req);
+    const result = await dryRunPolicy(deps.pool, deps.clock, rules);
+    res.json({
+      compared_with_version: result.comparedWithVersion,
+      rules,
+      evaluated: result.evaluated,
+      changed: result.changed,
+      truncated: result.truncated,
+      changes: result.changes.map((c) => ({
+        image_digest: c.imageDigest,
+        repository: c.repository,
+        from: { is_compliant: c.from.isCompliant, status: c.from.status },
+        to: { is_compliant: c.to.isCompliant, status: c.to.status, reasons: c.to.reasons },
+      })),
+    });
+  });
+
+  router.post("/v1/reevaluate", requireScope(deps.authenticate, "admin"), async (_req, res) => {
+    const result = await policy.reevaluateAll();
+    forgetCachedVerdicts(deps);
+    deps.logger.info(result, "re-evaluated every image on request");
+    res.json(result);
+  });
+
+  return router;
+}

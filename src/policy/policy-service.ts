@@ -1,0 +1,105 @@
+import type { Pool, PoolClient } from "pg";
+import { inTransaction, POLICY_CHANNEL, POLICY_LOCK_ID, type Queryable } from "../db/queryable";
+import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
+import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
+import { reevaluateImages, type ReevaluationScope } from "./reevaluate";
+
+export interface ReevaluationOutcome {
+  /** Images evaluated (every one in scope gets the policy version and evaluation time). */
+  reevaluated: number;
+  /** Images whose answer changed: is_compliant or status differ from before. */
+  changed: number;
+}
+
+export interface PolicySetResult extends ReevaluationOutcome {
+  policy: PolicyVersion;
+}
+
+/**
+ * Takes the policy lock exclusively for the rest of the transaction. Ingest, lookups and the sweeper hold it shared,
+ * so nothing can commit a verdict under a policy version or exception set that this transaction is replacing.
+ */
+export async function lockPolicyExclusively(tx: Queryable): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock($1)", [POLICY_LOCK_ID]);
+}
+
+/** Tells every replica (LISTEN in ChangeListener) to drop its cached policy and verdicts; delivered at commit. */
+export async function notifyPolicyChanged(tx: Queryable, payload: string): Promise<void> {
+  await tx.query("SELECT pg_notify($1, $2)", [POLICY_CHANNEL, payload]);
+}
+
+/**
+ * Re-evaluates the images in scope under the active policy and the exceptions in force, inside the caller's
+ * transaction, and counts the answers that changed. The previous answers are kept in a temporary table (set-based,
+ * dropped at commit) because reevaluateImages writes in place.
+ */
+export async function reevaluateCounting(tx: PoolClient, scope: ReevaluationScope, now: Date): Promise<ReevaluationOutcome> {
+  const filter = "digests" in scope ? "WHERE image_digest = ANY($1::text[])" : "";
+  await tx.query(
+    `CREATE TEMP TABLE verdicts_before ON COMMIT DROP AS
+     SELECT image_digest, is_compliant, status FROM image_scans ${filter}`,
+    "digests" in scope ? [scope.digests] : [],
+  );
+  const policy = await loadActivePolicy(tx);
+  const result = await reevaluateImages(tx, scope, policy, await loadExceptionsInForce(tx, now), now);
+  const { rows } = await tx.query<{ n: string }>(
+    `SELECT count(*) AS n FROM image_scans s JOIN verdicts_before b USING (image_digest)
+     WHERE s.is_compliant IS DISTINCT FROM b.is_compliant OR s.status IS DISTINCT FROM b.status`,
+  );
+  await tx.query("DROP TABLE verdicts_before");
+  return { reevaluated: result.evaluated, changed: Number(rows[0]?.n ?? 0) };
+}
+
+/**
+ * The policy use cases. A new version and the re-evaluation of every stored image happen in one transaction under
+ * the exclusive policy lock: when `set` returns, no image is evaluated under an older version, and two concurrent
+ * writers get two consecutive versions (the one committed last is in force).
+ */
+export class PolicyService {
+  constructor(
+    private readonly pool: Pool,
+    private readonly clock: () => Date,
+  ) {}
+
+  current(): Promise<PolicyVersion> {
+    return loadActivePolicy(this.pool);
+  }
+
+  /** Every version, newest first. */
+  async versions(): Promise<PolicyVersion[]> {
+    const { rows } = await this.pool.query<{ version: number; rules: unknown; created_at: Date; created_by: string | null }>(
+      "SELECT version, rules, created_at, created_by FROM policy_versions ORDER BY version DESC",
+    );
+    // Parsed like the active policy, so a version stored before a rule existed shows that rule's default.
+    return rows.map((r) => ({ version: r.version, rules: policyRulesSchema.parse(r.rules), createdAt: r.created_at, createdBy: r.created_by }));
+  }
+
+  /** Stores `rules` (already validated, defaults applied) as the next version and re-evaluates every image under it. */
+  async set(rules: PolicyRules, createdBy: string | null): Promise<PolicySetResult> {
+    return inTransaction(this.pool, async (tx) => {
+      await lockPolicyExclusively(tx);
+      const now = this.clock();
+      const { rows } = await tx.query<{ version: number; created_at: Date }>(
+        `INSERT INTO policy_versions (version, rules, created_at, created_by)
+         SELECT COALESCE(max(version), 0) + 1, $1::jsonb, $2, $3 FROM policy_versions
+         RETURNING version, created_at`,
+        [JSON.stringify(rules), now, createdBy],
+      );
+      const stored = rows[0]!;
+      const outcome = await reevaluateCounting(tx, { all: true }, now);
+      await notifyPolicyChanged(tx, String(stored.version));
+      return { policy: { version: stored.version, rules, createdAt: stored.created_at, createdBy }, ...outcome };
+    });
+  }
+
+  /** Re-evaluates every stored image now under the policy in force (e.g. after a restore or a manual SQL change). */
+  async reevaluateAll(): Promise<ReevaluationOutcome & { version: number }> {
+    return inTransaction(this.pool, async (tx) => {
+      await lockPolicyExclusively(tx);
+      const outcome = await reevaluateCounting(tx, { all: true }, this.clock());
+      const { version } = await loadActivePolicy(tx);
+      await notifyPolicyChanged(tx, "reevaluate");
+      return { version, ...outcome };
+    });
+  }
+}
