@@ -12,6 +12,7 @@ import { migrate } from "./db/migrator";
 import { buildApp } from "./http/app";
 import type { AppDependencies } from "./http/app-dependencies";
 import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
+import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
 import { createLogger } from "./logger";
 import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
@@ -91,7 +92,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const token = bearerToken(req);
     return token ? tokens.verify(token) : null;
   };
-  const authenticateLookup: Authenticator = config.lookupAuth === "none" ? async () => ANONYMOUS : authenticate;
+  const reviewer =
+    config.lookupAuth === "kubernetes" && config.kubernetesApiUrl
+      ? new KubernetesTokenReviewer({ apiUrl: config.kubernetesApiUrl, caFile: config.kubernetesCaFile, tokenFile: config.kubernetesTokenFile, audience: config.kubernetesTokenAudience, allowedUsers: config.kubernetesAllowedUsers, logger })
+      : null;
+  const reviewLookup = reviewer ? kubernetesOrApiToken((t) => tokens.verify(t), reviewer) : null;
+  const authenticateLookup: Authenticator =
+    config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
   const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog });
   const deps: AppDependencies = {
     config,
@@ -152,6 +159,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await sweeper.stop();
       await decisionLog.stop();
       await tokens.stop();
+      reviewer?.close();
       await listener.stop();
       await db.close();
       await embedded?.stop();
