@@ -17,6 +17,7 @@ const admin = () => bearer(app.adminToken);
 
 /** Everything a dry-run could disturb: every table's row count and every image_scans row, column by column. */
 async function snapshot() {
+  await app.flushDecisions();
   const { rows } = await app.database.db.pool.query("SELECT * FROM image_scans ORDER BY image_digest");
   const policy = await app.database.db.pool.query("SELECT * FROM policy_versions ORDER BY version");
   return { counts: await app.database.rowCounts(), imageScans: rows, policyVersions: policy.rows };
