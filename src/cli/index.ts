@@ -3,13 +3,16 @@ import { ConfigError, loadConfig } from "../config";
 import { openDatabase } from "../db/database";
 import { migrate } from "../db/migrator";
 import { CliError, EXIT } from "./client";
+import * as tokenCommands from "./commands/token";
 import { serve } from "./serve";
 
 /**
  * Each command group lives in src/cli/commands/<name>.ts and exports `register(program)`. The list is the one
  * place that wires them.
  */
-const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [];
+const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [
+  () => tokenCommands,
+];
 
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("scan-registry")
