@@ -13,6 +13,7 @@ import { buildApp } from "./http/app";
 import type { AppDependencies } from "./http/app-dependencies";
 import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
 import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
+import { createEcrIntegration } from "./integrations/ecr";
 import { createLogger } from "./logger";
 import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
@@ -99,7 +100,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const reviewLookup = reviewer ? kubernetesOrApiToken((t) => tokens.verify(t), reviewer) : null;
   const authenticateLookup: Authenticator =
     config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
-  const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog });
+  const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
+  const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver] });
   const deps: AppDependencies = {
     config,
     logger,
@@ -113,6 +115,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     decisionLog,
     verdictCache,
     policyCache,
+    ecr,
     isDatabaseReady: async () => {
       try {
         await db.pool.query("SELECT 1");
@@ -161,6 +164,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await tokens.stop();
       reviewer?.close();
       await listener.stop();
+      ecr.clients.destroy();
       await db.close();
       await embedded?.stop();
     })());

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { TokenService } from "../auth/token-service";
 import type { Config } from "../config";
 import type { PrismaClient } from "../generated/prisma/client";
+import type { EcrIntegration } from "../integrations/ecr";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
 import type { DecisionLog } from "../lookup/decision-log";
 import type { VerdictCache } from "../lookup/verdict-cache";
@@ -25,6 +26,8 @@ export interface AppDependencies {
   decisionLog: DecisionLog;
   verdictCache: VerdictCache;
   policyCache: PolicyCache;
+  /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */
+  ecr?: EcrIntegration;
   /** Whether the database answered recently; /readyz reads it. */
   isDatabaseReady: () => Promise<boolean>;
 }

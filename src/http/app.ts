@@ -9,6 +9,7 @@ import { decisionsRouter } from "./routes/decisions";
 import { exceptionsRouter } from "./routes/exceptions";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
+import { integrationsRouter } from "./routes/integrations";
 import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { tokensRouter } from "./routes/tokens";
@@ -34,6 +35,7 @@ export function buildApp(deps: AppDependencies): Express {
   app.use(complianceRouter(deps));
   app.use(reportsRouter(deps));
   app.use(imagesRouter(deps));
+  app.use(integrationsRouter(deps));
   app.use(tokensRouter(deps));
   app.use(policyRouter(deps));
   app.use(exceptionsRouter(deps));

@@ -96,11 +96,13 @@ export class ComplianceLookup {
     if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
     const imageRef = ctx.imageRef ?? reference;
     if (ref.digest) return this.byDigest(ref.digest, { ...ctx, imageRef });
-    const digest = await this.resolveTag(ref.registry, ref.path, ref.repository, ref.tag ?? "latest");
+    const { digest, failure } = await this.resolveTag(ref.registry, ref.path, ref.repository, ref.tag ?? "latest");
     if (digest) return this.byDigest(digest, { ...ctx, imageRef });
     const now = this.deps.clock();
     const answer = notScannedAnswer(null, await this.deps.policyCache.get(now.getTime()), now);
-    answer.reason = `no scan report names ${formatImageReference(ref)}; pass a digest or upload a report for this tag`;
+    answer.reason = failure
+      ? `the tag of ${formatImageReference(ref)} could not be resolved: ${failure}; pass a digest`
+      : `no scan report names ${formatImageReference(ref)}; pass a digest or upload a report for this tag`;
     (answer.reasons[0] as Reason).message = answer.reason;
     this.record(answer, { ...ctx, imageRef }, now);
     return cached(answer, null, now.getTime());
@@ -118,19 +120,21 @@ export class ComplianceLookup {
     return { allowed: results.every((r) => r.is_compliant), results };
   }
 
-  private async resolveTag(registry: string, path: string, repository: string, tag: string): Promise<string | null> {
+  private async resolveTag(registry: string, path: string, repository: string, tag: string): Promise<{ digest: string | null; failure?: string }> {
     const { rows } = await this.deps.pool.query<{ image_digest: string }>(
       `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
        WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
        ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT 1`,
       [repository, tag],
     );
-    if (rows[0]) return rows[0].image_digest;
+    if (rows[0]) return { digest: rows[0].image_digest };
     for (const resolver of this.deps.tagResolvers ?? []) {
-      const digest = await resolver({ registry, path, repository, tag });
-      if (digest) return digest;
+      // A resolver that cannot answer (ECR down, throttled) must not turn an admission lookup into a 5xx.
+      const digest = await resolver({ registry, path, repository, tag }).catch((error: Error) => ({ failure: error.message }));
+      if (typeof digest === "string") return { digest };
+      if (digest) return { digest: null, failure: digest.failure };
     }
-    return null;
+    return { digest: null };
   }
 
   private async load(digest: string, now: Date): Promise<CachedAnswer> {

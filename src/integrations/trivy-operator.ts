@@ -1,0 +1,178 @@
+/**
+ * Trivy Operator's webhook broadcast (OPERATOR_WEBHOOK_BROADCAST_URL → POST /v1/integrations/trivy-operator).
+ *
+ * The operator sends each VulnerabilityReport and ExposedSecretReport separately, as the resource itself, or as
+ * `{verb, operatorObject}` (verb "delete" when OPERATOR_SEND_DELETED_REPORTS is on). It ignores our answers, so a
+ * refusal is also written to the log, naming the resource.
+ *
+ * One logical report per image: a new resource of one kind (vulnerabilities or secrets) is combined with the latest
+ * stored operator resource of the other kind for the same digest, and the combination is ingested as one report.
+ * Otherwise the newest-scan-wins rule would let a secret report replace the image's vulnerabilities (or the
+ * reverse). The stored bytes are the combined resources as a Kubernetes List (canonical JSON), so an identical
+ * broadcast again is a duplicate.
+ *
+ * A delete marks the digest's operator reports deleted (deleted_at; the rows stay for history, and tag lookups no
+ * longer use them). The image's verdict is kept: the operator deletes reports when a workload goes away or a report's
+ * TTL expires before a rescan, and the image's content has not changed; a fresh report replaces it as usual.
+ */
+import { gunzipSync } from "node:zlib";
+import type { Pool } from "pg";
+import type { Logger } from "pino";
+import { invalid } from "../domain/errors";
+import { parseImageReference } from "../domain/image-reference";
+import type { DecodedReport } from "../domain/report";
+import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
+import { VulnerabilityInfoCollector } from "../formats/shared";
+import { ingestReport, type IngestResult } from "../ingest/ingest-report";
+import { canonicalJson } from "./ecr/import-image";
+
+export interface OperatorWebhookDependencies {
+  pool: Pool;
+  clock: () => Date;
+  logger: Logger;
+}
+
+export type OperatorWebhookOutcome =
+  | { verb: "delete"; deleted: Array<{ image_digest: string; resource: string; reports_marked: number }> }
+  | { verb: string; results: IngestResult[] };
+
+interface Received {
+  resource: Record<string, unknown>;
+  name: string;
+  group: "vulnerabilities" | "secrets";
+  report: DecodedReport;
+  digest: string;
+}
+
+/** Serialises webhook work per digest (two-key advisory locks, apart from the policy lock's one-key space). */
+const OPERATOR_LOCK_CLASS = 0x5ca9_0004;
+
+export async function receiveOperatorWebhook(
+  deps: OperatorWebhookDependencies,
+  request: { json: unknown; uploadedBy?: string | undefined },
+): Promise<OperatorWebhookOutcome> {
+  const { verb, resources } = unwrapOperatorPayload(request.json);
+  const received = resources.map((resource, i) => identify(deps.logger, resource, resources.length > 1 ? `items.${i}` : ""));
+
+  if ((verb ?? "").toLowerCase() === "delete") {
+    const deleted = [];
+    for (const r of received) {
+      const { rowCount } = await deps.pool.query(
+        `UPDATE scan_reports SET deleted_at = $2
+         WHERE format = 'trivy-operator' AND deleted_at IS NULL
+           AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)`,
+        [r.digest, deps.clock()],
+      );
+      deleted.push({ image_digest: r.digest, resource: r.name, reports_marked: rowCount ?? 0 });
+      deps.logger.info({ image_digest: r.digest, resource: r.name, reports_marked: rowCount }, "trivy-operator report deleted");
+    }
+    return { verb: "delete", deleted };
+  }
+
+  const results: IngestResult[] = [];
+  for (const r of received) results.push(await withDigestLock(deps.pool, r.digest, () => ingestCombined(deps, r, request.uploadedBy)));
+  return { verb: verb ?? "update", results };
+}
+
+function identify(logger: Logger, resource: unknown, path: string): Received {
+  const report = decodeOperatorResource(resource, path);
+  const res = resource as { kind: string; metadata?: { name?: string; namespace?: string } };
+  const name = `${res.kind} ${res.metadata?.namespace ? `${res.metadata.namespace}/` : ""}${res.metadata?.name ?? "(unnamed)"}`;
+  const digest = report.repoDigests.map((d) => parseImageReference(d)?.digest).find((d) => d) ?? null;
+  if (!digest) {
+    // The operator does not read answers: the log is where an operator administrator will see this.
+    logger.warn({ resource: name, artifact: report.artifactName }, "trivy-operator report refused: report.artifact.digest is missing");
+    throw invalid(
+      "missing_digest",
+      `${name} has no report.artifact.digest, so it cannot be tied to an image digest (admission asks by digest). ` +
+        "Trivy Operator fills it in when it can resolve the image's digest; upload the resource to POST /v1/reports?digest=sha256:… instead.",
+      [{ path: `${path ? `${path}.` : ""}report.artifact.digest`, message: "required" }],
+    );
+  }
+  const group = report.findings.some((f) => f.kind === "secret") || res.kind === "ExposedSecretReport" ? "secrets" : "vulnerabilities";
+  return { resource: resource as Record<string, unknown>, name, group, report, digest };
+}
+
+async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Received, uploadedBy: string | undefined): Promise<IngestResult> {
+  const others = (await latestStoredResources(deps.pool, incoming.digest)).filter((r) => groupOf(r) !== incoming.group);
+  const resources = [incoming.resource, ...others.map((r) => r.resource)];
+  const reports = [incoming.report, ...others.map((r) => r.report)];
+  const items = resources.sort((a, b) => String(a.kind).localeCompare(String(b.kind)));
+  const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
+  return ingestReport(
+    { pool: deps.pool, clock: deps.clock },
+    { bytes, report: combine(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
+  );
+}
+
+function groupOf(r: { resource: Record<string, unknown> }): Received["group"] {
+  return r.resource.kind === "ExposedSecretReport" ? "secrets" : "vulnerabilities";
+}
+
+/** The resources of the digest's most recently received operator report (deleted or not: see the file comment). */
+async function latestStoredResources(pool: Pool, digest: string): Promise<Array<{ resource: Record<string, unknown>; report: DecodedReport }>> {
+  const { rows } = await pool.query<{ gzip_bytes: Buffer }>(
+    `SELECT raw.gzip_bytes FROM scan_reports r
+       JOIN scan_report_images i ON i.report_id = r.id
+       JOIN scan_report_raw raw ON raw.report_id = r.id
+     WHERE i.image_digest = $1 AND r.format = 'trivy-operator'
+     ORDER BY r.received_at DESC LIMIT 1`,
+    [digest],
+  );
+  if (!rows[0]) return [];
+  const { resources } = unwrapOperatorPayload(JSON.parse(gunzipSync(rows[0].gzip_bytes).toString("utf8")));
+  const found = [];
+  for (const resource of resources) {
+    try {
+      found.push({ resource: resource as Record<string, unknown>, report: decodeOperatorResource(resource) });
+    } catch {
+      /* stored long ago under an older decoder: not worth refusing the new resource over */
+    }
+  }
+  return found;
+}
+
+/** Several resources of one digest → one report: all findings, the latest scan time, every name. */
+function combine(reports: DecodedReport[]): DecodedReport {
+  const first = reports[0]!;
+  const infos = new VulnerabilityInfoCollector();
+  for (const r of reports) for (const info of r.vulnerabilities) infos.add(info);
+  const latest = reports.reduce((a, b) => ((b.scannedAt?.getTime() ?? 0) > (a.scannedAt?.getTime() ?? 0) ? b : a));
+  return {
+    ...first,
+    scannedAt: latest.scannedAt,
+    osFamily: reports.find((r) => r.osFamily)?.osFamily ?? null,
+    osName: reports.find((r) => r.osName)?.osName ?? null,
+    repoDigests: [...new Set(reports.flatMap((r) => r.repoDigests))],
+    repoTags: [...new Set(reports.flatMap((r) => r.repoTags))],
+    findings: reports.flatMap((r) => r.findings),
+    vulnerabilities: infos.list(),
+  };
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Read-combine-ingest must not interleave for one digest, or two resources arriving together would each be
+ * combined without the other. Across replicas an advisory lock serialises them; within a process the work runs one
+ * at a time, so the lock's connection is held by one request at most and cannot starve the pool.
+ */
+function withDigestLock<T>(pool: Pool, digest: string, work: () => Promise<T>): Promise<T> {
+  const run = queue.then(() => lockedWork(pool, digest, work));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function lockedWork<T>(pool: Pool, digest: string, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [OPERATOR_LOCK_CLASS, digest]);
+    try {
+      return await work();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [OPERATOR_LOCK_CLASS, digest]);
+    }
+  } finally {
+    client.release();
+  }
+}
