@@ -3,6 +3,9 @@ import { ConfigError, loadConfig } from "../config";
 import { openDatabase } from "../db/database";
 import { migrate } from "../db/migrator";
 import { CliError, EXIT } from "./client";
+import * as exceptionsCommands from "./commands/exceptions";
+import * as policyCommands from "./commands/policy";
+import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
 import { serve } from "./serve";
 
@@ -12,6 +15,9 @@ import { serve } from "./serve";
  */
 const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [
   () => tokenCommands,
+  () => policyCommands,
+  () => exceptionsCommands,
+  () => reevaluateCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {

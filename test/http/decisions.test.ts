@@ -54,7 +54,7 @@ describe("when lookups have been answered", () => {
       policy_version: 1,
       token_name: "test-compliance:read",
     });
-    expect(items[4].token_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(items[4]!.token_id).toMatch(/^[0-9a-f-]{36}$/);
     const staging = items.filter((d) => d.namespace === "staging");
     expect(staging.map((d) => d.token_name)).toEqual(["test-reports:write+compliance:read", "test-reports:write+compliance:read"]);
     const decidedAt = items.map((d) => Date.parse(d.decided_at));

@@ -23,7 +23,7 @@ async function snapshot() {
   return { counts: await app.database.rowCounts(), imageScans: rows, policyVersions: policy.rows };
 }
 
-function byDigest(changes: Array<{ image_digest: string }>) {
+function byDigest(changes: Array<{ image_digest: string }>): Record<string, any> {
   return Object.fromEntries(changes.map((c) => [c.image_digest, c]));
 }
 

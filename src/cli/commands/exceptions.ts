@@ -1,0 +1,128 @@
+import type { Command } from "commander";
+import { callApi, clientOptions, CliError, output, withConnectionOptions } from "../client";
+
+interface ExceptionAnswer {
+  id: string;
+  vulnerability_id: string;
+  repository: string | null;
+  image_digest: string | null;
+  reason: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  revoked_by: string | null;
+  state: string;
+  reevaluated?: number;
+  changed?: number;
+}
+
+type ConnectionFlags = { url?: string; token?: string; json?: boolean };
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** `30d`, `12h`, `2w`, `90m` → an instant that far from now. */
+export function expiryFromDuration(text: string, now = Date.now()): string {
+  const m = /^\s*(\d+)\s*([mhdw])\s*$/i.exec(text);
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new CliError(`--expires-in must be a duration such as 30d, 12h, 2w or 90m (got ${JSON.stringify(text)})`);
+  return new Date(now + ms).toISOString();
+}
+
+function scope(e: ExceptionAnswer): string {
+  if (e.image_digest && e.repository) return `${e.repository} @ ${e.image_digest}`;
+  return e.image_digest ?? e.repository ?? "everywhere";
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+function describe(e: ExceptionAnswer): string {
+  return [
+    `${e.id}  ${e.vulnerability_id}  ${scope(e)}  (${e.state})`,
+    `  reason:  ${e.reason}`,
+    `  by ${e.created_by} at ${e.created_at}; ${e.expires_at ? `expires ${e.expires_at}` : "no expiry"}${e.revoked_at ? `; withdrawn by ${e.revoked_by ?? "?"} at ${e.revoked_at}` : ""}`,
+    ...(e.reevaluated !== undefined ? [`  ${e.reevaluated} images re-evaluated, ${e.changed} changed`] : []),
+  ].join("\n");
+}
+
+/** `scan-registry exceptions list|add|remove`: accepted risks, time-boxed or not. */
+export function register(program: Command): void {
+  const exceptions = program.command("exceptions").description("list, grant and withdraw policy exceptions");
+
+  withConnectionOptions(
+    exceptions
+      .command("list")
+      .description("list exceptions (those in force unless --all or --state)")
+      .option("--all", "include expired and withdrawn exceptions")
+      .option("--state <state>", "active, expired, revoked or all")
+      .option("--vulnerability <id>", "only exceptions for this vulnerability ID")
+      .option("--digest <digest>", "only exceptions that cover this image")
+      .option("--json", "print the API answer as JSON"),
+  ).action(async (opts: ConnectionFlags & { all?: boolean; state?: string; vulnerability?: string; digest?: string }) => {
+    const query = new URLSearchParams();
+    query.set("state", opts.state ?? (opts.all ? "all" : "active"));
+    if (opts.vulnerability) query.set("vulnerability_id", opts.vulnerability);
+    if (opts.digest) query.set("image_digest", opts.digest);
+    const { body } = await callApi<{ items: ExceptionAnswer[] }>(clientOptions(opts), "GET", `/v1/exceptions?${query}`);
+    output(opts, body, () =>
+      body.items.length === 0
+        ? "no exceptions"
+        : table([
+            ["ID", "VULNERABILITY", "SCOPE", "EXPIRES", "STATE", "CREATED BY", "REASON"],
+            ...body.items.map((e) => [e.id, e.vulnerability_id, scope(e), e.expires_at ?? "never", e.state, e.created_by, e.reason]),
+          ]),
+    );
+  });
+
+  withConnectionOptions(
+    exceptions
+      .command("add")
+      .description("accept a vulnerability for one image, a repository glob, or everywhere; affected images are re-evaluated at once")
+      .requiredOption("--vulnerability <id>", "CVE/GHSA ID, secret rule ID (private-key) or check ID (DS002)")
+      .requiredOption("--reason <text>", "why the risk is accepted")
+      .option("--repository <glob>", "repository glob: * within a path segment, ** across, ? one character (e.g. ghcr.io/acme/*)")
+      .option("--digest <digest>", "only this image digest (sha256:…)")
+      .option("--expires-in <duration>", "e.g. 30d, 12h, 2w")
+      .option("--expires-at <instant>", "ISO 8601 instant, e.g. 2026-12-31T00:00:00Z")
+      .option("--created-by <name>", "who grants it (default: the token's name)")
+      .option("--json", "print the API answer as JSON"),
+  ).action(
+    async (
+      opts: ConnectionFlags & {
+        vulnerability: string;
+        reason: string;
+        repository?: string;
+        digest?: string;
+        expiresIn?: string;
+        expiresAt?: string;
+        createdBy?: string;
+      },
+    ) => {
+      if (opts.expiresIn && opts.expiresAt) throw new CliError("give --expires-in or --expires-at, not both");
+      const expiresAt = opts.expiresIn ? expiryFromDuration(opts.expiresIn) : opts.expiresAt;
+      const body = {
+        vulnerability_id: opts.vulnerability,
+        reason: opts.reason,
+        ...(opts.repository ? { repository: opts.repository } : {}),
+        ...(opts.digest ? { image_digest: opts.digest } : {}),
+        ...(expiresAt ? { expires_at: expiresAt } : {}),
+        ...(opts.createdBy ? { created_by: opts.createdBy } : {}),
+      };
+      const { body: created } = await callApi<ExceptionAnswer>(clientOptions(opts), "POST", "/v1/exceptions", body);
+      output(opts, created, () => `Granted exception\n${describe(created)}`);
+    },
+  );
+
+  withConnectionOptions(
+    exceptions
+      .command("remove <id>")
+      .description("withdraw an exception (it is kept for audit); affected images are re-evaluated at once")
+      .option("--json", "print the API answer as JSON"),
+  ).action(async (id: string, opts: ConnectionFlags) => {
+    const { body } = await callApi<ExceptionAnswer>(clientOptions(opts), "DELETE", `/v1/exceptions/${encodeURIComponent(id)}`);
+    output(opts, body, () => `Withdrew exception\n${describe(body)}`);
+  });
+}
