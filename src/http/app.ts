@@ -14,6 +14,7 @@ import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
+import { uiRouter } from "../ui/router";
 
 /** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
 export function buildApp(deps: AppDependencies): Express {
@@ -41,6 +42,7 @@ export function buildApp(deps: AppDependencies): Express {
   app.use(exceptionsRouter(deps));
   app.use(decisionsRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
+  app.use(uiRouter(deps));
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, problem(404, "not_found", `No route for ${req.method} ${req.path}.`));

@@ -1,0 +1,133 @@
+import type { Request, Response, Router } from "express";
+import { gunzipSync } from "node:zlib";
+import { findImageScan, type ImageScanRow } from "../../db/image-scan-repository";
+import { notFound } from "../../domain/errors";
+import { isDigest } from "../../domain/image-reference";
+import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
+import { parseGrantForm, type ExceptionGrant, type FormFields } from "../forms";
+import { href, html } from "../html";
+import {
+  FINDING_SORTS,
+  findRawReport,
+  listImageDecisions,
+  listImageFindings,
+  listImageReports,
+  unexceptedVulnerabilityIds,
+  type FindingSort,
+} from "../queries/image-queries";
+import { requireUiScope, verifyCsrf } from "../session/middleware";
+import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
+import { notice } from "../views/components";
+import { imagePage, type FindingQuery } from "../views/image-view";
+import { layout } from "../views/layout";
+
+const FINDINGS_PAGE = 100;
+
+function parseFindingQuery(req: Request): FindingQuery {
+  const severity = queryValue(req, "severity");
+  const kind = queryValue(req, "kind");
+  const fixable = queryValue(req, "fixable");
+  const sort = queryValue(req, "sort");
+  const page = Number(queryValue(req, "page") ?? "1");
+  return {
+    severity: (SEVERITIES as readonly string[]).includes(severity ?? "") ? severity : undefined,
+    kind: (FINDING_KINDS as readonly string[]).includes(kind ?? "") ? kind : undefined,
+    fixable: fixable === "yes" || fixable === "no" ? fixable : undefined,
+    sort: (FINDING_SORTS as readonly string[]).includes(sort ?? "") ? (sort as FindingSort) : "severity",
+    page: Number.isInteger(page) && page >= 1 && page <= 10_000 ? page : 1,
+  };
+}
+
+async function loadImage(ui: UiContext, digest: string): Promise<ImageScanRow> {
+  if (!isDigest(digest)) throw notFound("image_not_found", "That is not an image digest (sha256: followed by 64 hex digits).");
+  const image = await findImageScan(ui.deps.pool, digest);
+  if (!image) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
+  return image;
+}
+
+/** An image: verdict and reasons, findings, report history, admission decisions; grant exceptions from here. */
+export function registerImageDetail(router: Router, ui: UiContext): void {
+  const render = async (req: Request, res: Response, extra: { status?: number; errors?: Array<{ path: string; message: string }>; values?: FormFields } = {}) => {
+    const digest = String(req.params.digest);
+    const image = await loadImage(ui, digest);
+    const fq = parseFindingQuery(req);
+    const q = ui.deps.pool;
+    const [findings, reports, decisions, choices, exceptions] = await Promise.all([
+      listImageFindings(q, digest, {
+        severity: fq.severity,
+        kind: fq.kind,
+        fixable: fq.fixable === undefined ? undefined : fq.fixable === "yes",
+        sort: fq.sort,
+        offset: (fq.page - 1) * FINDINGS_PAGE,
+        limit: FINDINGS_PAGE,
+      }),
+      listImageReports(q, digest),
+      listImageDecisions(q, digest),
+      unexceptedVulnerabilityIds(q, digest),
+      ui.exceptions.list({ state: "active", imageDigest: digest }),
+    ]);
+    const grant = queryValue(req, "grant");
+    const preselected = new Set(
+      grant === "critical" ? choices.filter((c) => c.severity === "CRITICAL").map((c) => c.id) : grant ? [grant] : [],
+    );
+    const granted = queryValue(req, "granted");
+    const notices = granted
+      ? notice("success", html`Exception granted for ${granted} vulnerabilit${granted === "1" ? "y" : "ies"}; the verdict below is already in force.`)
+      : "";
+    const ctx = viewContext(req);
+    const content = imagePage(ctx, {
+      image,
+      findings: findings.rows,
+      findingTotal: findings.total,
+      findingQuery: fq,
+      pageSize: FINDINGS_PAGE,
+      reports,
+      decisions,
+      choices,
+      preselected,
+      exceptions,
+      errors: extra.errors,
+      values: extra.values as Record<string, string | undefined> | undefined,
+      today: ui.deps.clock(),
+    });
+    sendPage(res, layout(ctx, { title: image.repository ?? digest, section: "images", notices }, content), extra.status);
+  };
+
+  router.get("/ui/images/:digest", (req, res) => render(req, res));
+
+  router.post("/ui/images/:digest/exceptions", verifyCsrf, requireUiScope("policy:write"), async (req, res) => {
+    const digest = String(req.params.digest);
+    await loadImage(ui, digest);
+    const parsed = parseGrantForm({ ...(req.body as FormFields), image_digest: digest });
+    if (!parsed.ok) {
+      await render(req, res, { status: 422, errors: parsed.errors, values: req.body as FormFields });
+      return;
+    }
+    await grantAll(ui, parsed.value, req.uiSession!.principal.name);
+    res.redirect(303, href(`/ui/images/${digest}`, { granted: parsed.value.length }));
+  });
+
+  // The raw report as uploaded, for the signed-in person (the API route wants a bearer token a browser lacks).
+  router.get("/ui/reports/:id/raw", async (req, res) => {
+    const id = String(req.params.id);
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound("report_not_found", "No such report.");
+    const gz = await findRawReport(ui.deps.pool, id);
+    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
+    res.set("Content-Type", "application/json");
+    res.set("Content-Disposition", `attachment; filename="report-${id}.json"`);
+    if (/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) res.set("Content-Encoding", "gzip").set("Content-Length", String(gz.length)).end(gz);
+    else {
+      const body = gunzipSync(gz);
+      res.set("Content-Length", String(body.length)).end(body);
+    }
+  });
+}
+
+/** Grants each exception through the same use case as POST /v1/exceptions (each re-evaluates what it affects). */
+export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[], by: string): Promise<void> {
+  for (const g of grants) {
+    const created = await ui.exceptions.create({ ...g, createdBy: by });
+    ui.deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
+  }
+  ui.afterPolicyChange();
+}
