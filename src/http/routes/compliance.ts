@@ -1,11 +1,20 @@
 import { Router, type Request, type Response } from "express";
+import { z } from "zod";
 import { badRequest } from "../../domain/errors";
 import type { LookupContext } from "../../lookup/lookup-compliance";
 import type { CachedAnswer } from "../../lookup/verdict-cache";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
-import { batchCheckBodySchema, complianceByReferenceQuerySchema, complianceQuerySchema } from "../schemas";
+import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import {
+  batchCheckBodySchema,
+  batchCheckResponseSchema,
+  complianceAnswerSchema,
+  complianceByReferenceQuerySchema,
+  complianceQuerySchema,
+  digestSchema,
+} from "../schemas";
 import { parseOr400 } from "../validate";
 
 const BATCH_BODY_LIMIT = 256 * 1024;
@@ -50,3 +59,41 @@ export function complianceRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+const LOOKUP_SECURITY = authenticated("compliance:read", { tokenOptional: true }); // LOOKUP_AUTH=none
+const LOOKUP_NOTE =
+  "An unknown image is HTTP 200 with is_compliant: false and status not_scanned (unless the policy allows unscanned images): " +
+  "Kyverno turns any non-2xx into an error. Every answer is recorded in the admission decision log.";
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "get",
+    path: "/v1/images/{digest}/compliance",
+    tags: ["Admission"],
+    summary: "May this image digest run? (Kyverno apiCall)",
+    description: LOOKUP_NOTE,
+    ...LOOKUP_SECURITY,
+    request: { params: z.object({ digest: digestSchema }), query: complianceQuerySchema },
+    responses: { 200: jsonResponse("The verdict", complianceAnswerSchema), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/compliance",
+    tags: ["Admission"],
+    summary: "May this image reference run? A reference with a digest, or a tag that a stored report names",
+    description: LOOKUP_NOTE,
+    ...LOOKUP_SECURITY,
+    request: { query: complianceByReferenceQuerySchema },
+    responses: { 200: jsonResponse("The verdict", complianceAnswerSchema), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/compliance/check",
+    tags: ["Admission"],
+    summary: "May all these images run? One call per Pod",
+    description: `${LOOKUP_NOTE} The body is read as JSON with or without a Content-Type header (Kyverno sends none unless the policy sets one).`,
+    ...LOOKUP_SECURITY,
+    request: { body: jsonBody(batchCheckBodySchema) },
+    responses: { 200: jsonResponse("One result per image; allowed is true when every image is compliant", batchCheckResponseSchema), ...problems(400, 401, 403, 413, 503) },
+  });
+};

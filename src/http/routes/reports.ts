@@ -9,6 +9,9 @@ import { parseJson, readBody } from "../read-body";
 import { uploadQuerySchema } from "../schemas";
 import { parseOr400, parseOr422 } from "../validate";
 import { z } from "zod";
+import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { uploadResponseSchema } from "../schemas";
+import { reportResponseSchema } from "../reading-response-schemas";
 
 export function uploadAnswer(result: IngestResult) {
   return {
@@ -97,3 +100,54 @@ export function reportsRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "post",
+    path: "/v1/reports",
+    tags: ["Ingest"],
+    summary: "Upload a scan report",
+    description:
+      "Trivy JSON (SchemaVersion 2), Trivy's SARIF 2.1.0, Trivy's CycloneDX with vulnerabilities, or a Trivy Operator " +
+      "VulnerabilityReport. The images are the union of Metadata.RepoDigests, the digest parameters and the digest of " +
+      "image=repo@sha256:…; a report with none is refused (422 missing_digest). Send Content-Encoding: gzip to compress. " +
+      "A refused request writes nothing.",
+    ...authenticated("reports:write"),
+    request: {
+      query: uploadQuerySchema,
+      headers: z.object({ "content-encoding": z.enum(["gzip", "identity"]).optional() }),
+      body: {
+        required: true,
+        description: "The report as produced by the scanner (MAX_REPORT_BYTES at most, after decompression)",
+        content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+      },
+    },
+    responses: {
+      201: jsonResponse("A new report, with the verdict of every image it names", uploadResponseSchema),
+      200: jsonResponse("The same bytes were uploaded before (duplicate: true); nothing new was stored", uploadResponseSchema),
+      ...problems(400, 401, 403, 413, 415, 422, 429, 503),
+    },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/reports/{id}",
+    tags: ["Reading"],
+    summary: "A stored report: metadata, images and finding counts",
+    ...authenticated("compliance:read"),
+    request: { params: reportIdSchema },
+    responses: { 200: jsonResponse("The report", reportResponseSchema), ...problems(400, 401, 403, 404, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/reports/{id}/raw",
+    tags: ["Reading"],
+    summary: "The report's bytes as uploaded",
+    description: "Served gzip-encoded to clients that accept gzip.",
+    ...authenticated("compliance:read"),
+    request: { params: reportIdSchema },
+    responses: {
+      200: { description: "The uploaded JSON", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+      ...problems(400, 401, 403, 404, 503),
+    },
+  });
+};
