@@ -21,6 +21,7 @@ import { ComplianceLookup } from "./lookup/lookup-compliance";
 import { VerdictCache } from "./lookup/verdict-cache";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
 import { PolicyCache } from "./policy/policy-cache";
+import { CountingDecisionLog, ServiceMetrics } from "./observability/metrics";
 
 export interface RunningService {
   url: string;
@@ -80,7 +81,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
   const verdictCache = new VerdictCache(config.verdictCacheSize);
   const policyCache = new PolicyCache(db.pool);
-  const decisionLog = new DecisionLog(db.pool, logger);
+  const metrics = new ServiceMetrics();
+  const decisionLog: DecisionLog = new CountingDecisionLog(db.pool, logger, metrics);
+  metrics.collectFrom({ pool: db.pool, verdictCache, decisionLog });
   decisionLog.start();
   const listener = new ChangeListener(databaseUrl, verdictCache, policyCache, logger);
   await listener.start();
@@ -120,6 +123,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       try {
         await db.pool.query("SELECT 1");
         return true;
+    metrics,
       } catch {
         return false;
       }
@@ -165,6 +169,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       reviewer?.close();
       await listener.stop();
       ecr.clients.destroy();
+      metrics.close();
       await db.close();
       await embedded?.stop();
     })());

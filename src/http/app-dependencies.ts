@@ -7,6 +7,7 @@ import type { EcrIntegration } from "../integrations/ecr";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
 import type { DecisionLog } from "../lookup/decision-log";
 import type { VerdictCache } from "../lookup/verdict-cache";
+import type { ServiceMetrics } from "../observability/metrics";
 import type { PolicyCache } from "../policy/policy-cache";
 import type { Authenticator } from "./authenticate";
 
@@ -28,6 +29,8 @@ export interface AppDependencies {
   policyCache: PolicyCache;
   /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */
   ecr?: EcrIntegration;
+  /** This app's Prometheus registry and the counters the HTTP layer feeds. */
+  metrics: ServiceMetrics;
   /** Whether the database answered recently; /readyz reads it. */
   isDatabaseReady: () => Promise<boolean>;
 }

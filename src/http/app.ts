@@ -3,18 +3,22 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import helmet from "helmet";
 import type { AppDependencies } from "./app-dependencies";
 import { bodySizeCeiling, ingestRateLimit } from "./hardening";
+import { buildOpenApiDocument } from "./openapi";
 import { problem, problemHandler, sendProblem } from "./problem";
 import { complianceRouter } from "./routes/compliance";
+import { docsRouter } from "./routes/docs";
 import { decisionsRouter } from "./routes/decisions";
 import { exceptionsRouter } from "./routes/exceptions";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
 import { integrationsRouter } from "./routes/integrations";
+import { metricsRouter } from "./routes/metrics";
 import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
 import { uiRouter } from "../ui/router";
+import { observeRequests } from "../observability/request-logging";
 
 /** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
 export function buildApp(deps: AppDependencies): Express {
@@ -29,10 +33,13 @@ export function buildApp(deps: AppDependencies): Express {
     res.setHeader("X-Request-Id", req.id);
     next();
   });
+  app.use(observeRequests(deps.logger, deps.metrics));
   app.use(bodySizeCeiling(deps.config.maxJsonBodyBytes));
   app.use(ingestRateLimit(deps.authenticate, deps.config.rateLimitIngestPerMinute));
 
   app.use(healthRouter(deps));
+  app.use(docsRouter(buildOpenApiDocument));
+  app.use(metricsRouter(deps));
   app.use(complianceRouter(deps));
   app.use(reportsRouter(deps));
   app.use(imagesRouter(deps));

@@ -17,6 +17,7 @@ import { toEvaluationInput } from "../domain/evaluation-input";
 import type { DecodedReport } from "../domain/report";
 import type { ReportFormat } from "../domain/severity";
 import { summarizeFindings, type FindingSummary } from "../domain/summary";
+import { publishReportIngested } from "../observability/events";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import { resolveImages, type ImageIdentity } from "./resolve-images";
 import { sanitizeReport } from "./sanitize";
@@ -113,5 +114,6 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       summary,
     };
   }
+  publishReportIngested({ format: report.format, findings: report.findings.length, duplicate: false });
   return { reportId: outcome.reportId, duplicate: false, format: report.format, images: outcome.rows, summary };
 }

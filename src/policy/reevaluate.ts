@@ -5,6 +5,7 @@ import { parseEvaluationInput } from "../domain/evaluation-input";
 import type { PolicyExceptionRule } from "../domain/exception";
 import type { PolicyVersion } from "../domain/policy";
 import type { Verdict } from "../domain/verdict";
+import { publishReevaluation } from "../observability/events";
 
 /** Which images to re-evaluate: all, a list of digests, or those whose verdict has run out (valid_until passed). */
 export type ReevaluationScope = { all: true } | { digests: readonly string[] } | { expiredAt: Date };
@@ -95,6 +96,7 @@ export async function reevaluateImages(
   exceptions: readonly PolicyExceptionRule[],
   now: Date,
 ): Promise<ReevaluationResult> {
+  const started = performance.now();
   const changed: string[] = [];
   const evaluated = await evaluateImages(q, scope, policy, exceptions, now, async (batch) => {
     const { rows } = await q.query<{ image_digest: string }>(
@@ -121,5 +123,6 @@ export async function reevaluateImages(
   // Every updated row may answer differently (reasons, policy version): tell every replica's cache.
   if ("all" in scope && changed.length > 1000) await notifyVerdictsChanged(q, "*");
   else await notifyVerdictsChanged(q, changed);
+  publishReevaluation({ scope: "all" in scope ? "all" : "digests" in scope ? "digests" : "expired", seconds: (performance.now() - started) / 1000, evaluated });
   return { evaluated, changed };
 }

@@ -1,6 +1,6 @@
 import supertest from "supertest";
 import { loadConfig, type Config } from "../../src/config";
-import { createLogger } from "../../src/logger";
+import { createLogger, type Logger } from "../../src/logger";
 import { startService, type RunningService } from "../../src/server";
 import { createTestDatabase, type TestDatabase } from "./test-database";
 
@@ -24,7 +24,9 @@ export const TEST_ADMIN_TOKEN = "sr_test_admin_token_0123456789abcdef";
  * Starts the real service (HTTP on an ephemeral loopback port) on a fresh copy of the migrated test database.
  * `env` overrides configuration as a user would set it; `clock` makes time injectable.
  */
-export async function startTestApp(options: { env?: Record<string, string>; clock?: () => Date; database?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { env?: Record<string, string>; clock?: () => Date; database?: TestDatabase; logger?: Logger } = {},
+): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const config: Config = loadConfig({
     PORT: "0",
@@ -34,7 +36,7 @@ export async function startTestApp(options: { env?: Record<string, string>; cloc
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...options.env,
   });
-  const service = await startService(config, { logger: createLogger(config.logLevel), clock: options.clock });
+  const service = await startService(config, { logger: options.logger ?? createLogger(config.logLevel), clock: options.clock });
   return {
     service,
     database,

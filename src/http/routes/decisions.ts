@@ -4,6 +4,8 @@ import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { decisionsQuerySchema } from "../policy-schemas";
 import { parseOr422 } from "../validate";
+import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { decisionsResponseSchema } from "../policy-schemas";
 
 /** The admission decision log (what every lookup answered), newest first with cursor pagination. */
 export function decisionsRouter(deps: AppDependencies): Router {
@@ -28,3 +30,15 @@ export function decisionsRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "get",
+    path: "/v1/decisions",
+    tags: ["Reading"],
+    summary: "The admission decision log, newest first",
+    ...authenticated("compliance:read"),
+    request: { query: decisionsQuerySchema },
+    responses: { 200: jsonResponse("A page of decisions", decisionsResponseSchema), ...problems(401, 403, 422, 503) },
+  });
+};

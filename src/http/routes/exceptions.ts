@@ -7,6 +7,8 @@ import { forgetCachedVerdicts } from "./policy";
 import { exceptionCreateBodySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
 import { parseJson, readBody } from "../read-body";
 import { parseOr400, parseOr422 } from "../validate";
+import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { exceptionChangeResponseSchema, exceptionListResponseSchema } from "../policy-schemas";
 
 const EXCEPTION_BODY_LIMIT = 16 * 1024;
 
@@ -64,3 +66,34 @@ export function exceptionsRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "get",
+    path: "/v1/exceptions",
+    tags: ["Policy"],
+    summary: "Exceptions (active by default)",
+    ...authenticated("compliance:read"),
+    request: { query: exceptionListQuerySchema },
+    responses: { 200: jsonResponse("The exceptions", exceptionListResponseSchema), ...problems(401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/exceptions",
+    tags: ["Policy"],
+    summary: "Grant an exception; affected images are re-evaluated at once",
+    description: "Scope: a repository glob and/or an image digest, or neither (everywhere).",
+    ...authenticated("policy:write"),
+    request: { body: jsonBody(exceptionCreateBodySchema) },
+    responses: { 201: jsonResponse("The stored exception", exceptionChangeResponseSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "delete",
+    path: "/v1/exceptions/{id}",
+    tags: ["Policy"],
+    summary: "Withdraw an exception (kept for audit as revoked)",
+    ...authenticated("policy:write"),
+    request: { params: exceptionIdSchema },
+    responses: { 200: jsonResponse("The withdrawn exception", exceptionChangeResponseSchema), ...problems(400, 401, 403, 404, 503) },
+  });
+};

@@ -1,5 +1,7 @@
 import { Router } from "express";
 import type { AppDependencies } from "../app-dependencies";
+import { z } from "zod";
+import { PUBLIC, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { problem, sendProblem } from "../problem";
 
 export function healthRouter(deps: AppDependencies): Router {
@@ -13,3 +15,25 @@ export function healthRouter(deps: AppDependencies): Router {
   });
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "get",
+    path: "/healthz",
+    tags: ["Operations"],
+    summary: "Liveness: the process is up",
+    ...PUBLIC,
+    responses: { 200: jsonResponse("The process answers", z.object({ status: z.literal("ok") })) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/readyz",
+    tags: ["Operations"],
+    summary: "Readiness: the database is reachable",
+    ...PUBLIC,
+    responses: {
+      200: jsonResponse("Ready to serve", z.object({ status: z.literal("ready"), database: z.literal("ok") })),
+      ...problems(503),
+    },
+  });
+};

@@ -7,6 +7,10 @@ import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { listFindingsQuerySchema, listImagesQuerySchema } from "../reading-schemas";
 import { parseOr400 } from "../validate";
+import { z } from "zod";
+import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { findingsPageSchema, imageDetailResponseSchema, imageListResponseSchema } from "../reading-response-schemas";
+import { digestSchema } from "../schemas";
 
 export function imageRow(row: NonNullable<Awaited<ReturnType<typeof findImageScan>>>) {
   return {
@@ -91,3 +95,34 @@ export function imagesRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  const params = z.object({ digest: digestSchema });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/images",
+    tags: ["Reading"],
+    summary: "Stored images and their current verdicts (cursor pagination)",
+    ...authenticated("compliance:read"),
+    request: { query: listImagesQuerySchema },
+    responses: { 200: jsonResponse("A page of images", imageListResponseSchema), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/images/{digest}",
+    tags: ["Reading"],
+    summary: "An image's current verdict, counts and reports",
+    ...authenticated("compliance:read"),
+    request: { params },
+    responses: { 200: jsonResponse("The image", imageDetailResponseSchema), ...problems(400, 401, 403, 404, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/images/{digest}/findings",
+    tags: ["Reading"],
+    summary: "The findings of an image's current report, with exception marks",
+    ...authenticated("compliance:read"),
+    request: { params, query: listFindingsQuerySchema },
+    responses: { 200: jsonResponse("A page of findings", findingsPageSchema), ...problems(400, 401, 403, 404, 503) },
+  });
+};

@@ -8,6 +8,9 @@ import { requireScope } from "../authenticate";
 import { policyEnvelopeBodySchema, policyRulesBodySchema } from "../policy-schemas";
 import { parseJson, readBody } from "../read-body";
 import { parseOr422 } from "../validate";
+import { z } from "zod";
+import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { dryRunResponseSchema, policyPutResponseSchema, policyVersionResponseSchema, policyVersionsResponseSchema, reevaluateResponseSchema } from "../policy-schemas";
 
 const POLICY_BODY_LIMIT = 64 * 1024;
 
@@ -87,3 +90,52 @@ export function policyRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  const rulesBody = jsonBody(
+    z.union([policyRulesBodySchema, policyEnvelopeBodySchema]),
+    "The rules (omitted rules take their defaults), bare or as GET /v1/policy answers them ({rules, …})",
+  );
+  registry.registerPath({
+    method: "get",
+    path: "/v1/policy",
+    tags: ["Policy"],
+    summary: "The active policy and its version",
+    ...authenticated("compliance:read"),
+    responses: { 200: jsonResponse("The active policy", policyVersionResponseSchema), ...problems(401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/policy/versions",
+    tags: ["Policy"],
+    summary: "Every policy version, newest first",
+    ...authenticated("compliance:read"),
+    responses: { 200: jsonResponse("The versions", policyVersionsResponseSchema), ...problems(401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "put",
+    path: "/v1/policy",
+    tags: ["Policy"],
+    summary: "Set the whole policy: a new version; every stored image is re-evaluated before the answer",
+    ...authenticated("policy:write"),
+    request: { body: rulesBody },
+    responses: { 200: jsonResponse("The new version", policyPutResponseSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/policy/dry-run",
+    tags: ["Policy"],
+    summary: "Which verdicts would a candidate policy change? Nothing is written",
+    ...authenticated("policy:write"),
+    request: { body: rulesBody },
+    responses: { 200: jsonResponse("The changes", dryRunResponseSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/reevaluate",
+    tags: ["Policy"],
+    summary: "Re-evaluate every stored image under the active policy",
+    ...authenticated("admin"),
+    responses: { 200: jsonResponse("What was re-evaluated", reevaluateResponseSchema), ...problems(401, 403, 503) },
+  });
+};

@@ -7,6 +7,7 @@ import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
 import { parseOr422 } from "../validate";
+import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 
 const TOKEN_BODY_LIMIT = 16 * 1024;
 
@@ -94,3 +95,32 @@ export function tokensRouter(deps: AppDependencies): Router {
 
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "post",
+    path: "/v1/tokens",
+    tags: ["Access"],
+    summary: "Create an API token (shown once)",
+    ...authenticated("admin"),
+    request: { body: jsonBody(tokenCreateBodySchema) },
+    responses: { 201: jsonResponse("The stored token and, this once, the token itself", createdTokenSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/tokens",
+    tags: ["Access"],
+    summary: "List API tokens (never their hashes)",
+    ...authenticated("admin"),
+    responses: { 200: jsonResponse("Every token", tokenListSchema), ...problems(401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "delete",
+    path: "/v1/tokens/{id}",
+    tags: ["Access"],
+    summary: "Revoke an API token",
+    ...authenticated("admin"),
+    request: { params: z.object({ id: tokenIdSchema }) },
+    responses: { 200: jsonResponse("The revoked token", tokenSchema), ...problems(401, 403, 404, 503) },
+  });
+};

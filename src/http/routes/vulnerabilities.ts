@@ -5,6 +5,9 @@ import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { vulnerabilityIdSchema } from "../reading-schemas";
 import { parseOr400 } from "../validate";
+import { z } from "zod";
+import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { vulnerabilityResponseSchema } from "../reading-response-schemas";
 
 export function vulnerabilitiesRouter(deps: AppDependencies): Router {
   const router = Router();
@@ -16,3 +19,15 @@ export function vulnerabilitiesRouter(deps: AppDependencies): Router {
   });
   return router;
 }
+
+export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  registry.registerPath({
+    method: "get",
+    path: "/v1/vulnerabilities/{id}",
+    tags: ["Reading"],
+    summary: "A vulnerability and the images that have it now",
+    ...authenticated("compliance:read"),
+    request: { params: z.object({ id: vulnerabilityIdSchema }) },
+    responses: { 200: jsonResponse("The vulnerability", vulnerabilityResponseSchema), ...problems(400, 401, 403, 404, 503) },
+  });
+};

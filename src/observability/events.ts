@@ -1,0 +1,29 @@
+import diagnostics_channel from "node:diagnostics_channel";
+
+/**
+ * Domain events that metrics count, published on Node's diagnostics channels so use cases need no metrics
+ * dependency: publishing costs one property read while nobody subscribes. Channels are process-wide; the service
+ * runs one app per process (tests that start several in one process see each other's events).
+ */
+export interface ReportIngestedEvent {
+  format: string;
+  findings: number;
+  duplicate: boolean;
+}
+
+export interface ReevaluationEvent {
+  scope: "all" | "digests" | "expired";
+  seconds: number;
+  evaluated: number;
+}
+
+export const reportIngestedChannel = diagnostics_channel.channel("scan-registry:report-ingested");
+export const reevaluationChannel = diagnostics_channel.channel("scan-registry:reevaluation");
+
+export function publishReportIngested(event: ReportIngestedEvent): void {
+  if (reportIngestedChannel.hasSubscribers) reportIngestedChannel.publish(event);
+}
+
+export function publishReevaluation(event: ReevaluationEvent): void {
+  if (reevaluationChannel.hasSubscribers) reevaluationChannel.publish(event);
+}

@@ -1,0 +1,164 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Pool } from "pg";
+import type { Logger } from "pino";
+import { DecisionLog, type AdmissionDecisionRecord } from "../lookup/decision-log";
+import type { VerdictCache } from "../lookup/verdict-cache";
+import { STATUSES } from "../domain/verdict";
+import { reevaluationChannel, reportIngestedChannel, type ReevaluationEvent, type ReportIngestedEvent } from "./events";
+
+/** What the scrape-time collectors read: the app's pool, verdict cache and decision log. */
+export interface MetricSources {
+  pool: Pick<Pool, "totalCount" | "idleCount" | "waitingCount">;
+  verdictCache: Pick<VerdictCache, "hits" | "misses">;
+  decisionLog: Pick<DecisionLog, "depth">;
+}
+
+/** Lookups are sub-millisecond when cached; uploads and re-evaluations take seconds. */
+const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REEVALUATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+type Child = { observe(value: number): void };
+
+/**
+ * The service's Prometheus metrics, in a registry of its own (not prom-client's global one, so several apps can run
+ * in one process). Counters that sit on the request path are pre-bound children: one Map lookup per request.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  private readonly httpDuration: Histogram<"method" | "route" | "status">;
+  private readonly httpChildren = new Map<string, Child>();
+  private readonly lookupsByStatus = new Map<string, Counter.Internal>();
+  private readonly lookups: Counter<"status">;
+  private readonly reports: Counter<"format">;
+  private readonly findings: Counter;
+  private readonly reevaluation: Histogram<"scope">;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.httpDuration = new Histogram({
+      name: "http_request_duration_seconds",
+      help: "HTTP request duration by method, Express route pattern and status code",
+      labelNames: ["method", "route", "status"],
+      buckets: HTTP_BUCKETS,
+      registers,
+    });
+    this.lookups = new Counter({
+      name: "scan_registry_lookups_total",
+      help: "Compliance lookups answered (one per image; a batch check counts each image), by verdict status",
+      labelNames: ["status"],
+      registers,
+    });
+    for (const status of STATUSES) this.lookupsByStatus.set(status, this.lookups.labels(status));
+    this.reports = new Counter({
+      name: "scan_registry_reports_total",
+      help: "Reports stored, by format (duplicates of a stored report not counted)",
+      labelNames: ["format"],
+      registers,
+    });
+    this.findings = new Counter({ name: "scan_registry_findings_ingested_total", help: "Findings stored from uploaded reports", registers });
+    this.reevaluation = new Histogram({
+      name: "scan_registry_reevaluation_duration_seconds",
+      help: "Duration of re-evaluations of stored verdicts, by scope (all: policy change; digests: exception or one image; expired: a passed expiry or scan age)",
+      labelNames: ["scope"],
+      buckets: REEVALUATION_BUCKETS,
+      registers,
+    });
+    const onReport = (message: unknown) => {
+      const event = message as ReportIngestedEvent;
+      if (event.duplicate) return;
+      this.reports.inc({ format: event.format });
+      this.findings.inc(event.findings);
+    };
+    const onReevaluation = (message: unknown) => {
+      const event = message as ReevaluationEvent;
+      this.reevaluation.observe({ scope: event.scope }, event.seconds);
+    };
+    reportIngestedChannel.subscribe(onReport);
+    reevaluationChannel.subscribe(onReevaluation);
+    this.unsubscribe.push(
+      () => reportIngestedChannel.unsubscribe(onReport),
+      () => reevaluationChannel.unsubscribe(onReevaluation),
+    );
+  }
+
+  /** Adds the gauges and counters read at scrape time from the app's pool, cache and decision log. */
+  collectFrom(sources: MetricSources): this {
+    const registers = [this.registry];
+    new Counter({
+      name: "scan_registry_verdict_cache_hits_total",
+      help: "Lookups answered from the in-process verdict cache",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.verdictCache.hits);
+      },
+    });
+    new Counter({
+      name: "scan_registry_verdict_cache_misses_total",
+      help: "Lookups that read the database (not cached, expired, or cache disabled)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.verdictCache.misses);
+      },
+    });
+    new Gauge({
+      name: "scan_registry_decision_log_queue_depth",
+      help: "Admission decisions waiting to be written to admission_decisions",
+      registers,
+      collect() {
+        this.set(sources.decisionLog.depth);
+      },
+    });
+    new Gauge({
+      name: "scan_registry_db_pool_connections",
+      help: "PostgreSQL pool connections: total open, idle, and requests waiting for one",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        this.set({ state: "total" }, sources.pool.totalCount);
+        this.set({ state: "idle" }, sources.pool.idleCount);
+        this.set({ state: "waiting" }, sources.pool.waitingCount);
+      },
+    });
+    return this;
+  }
+
+  /** One finished HTTP request; `route` is the Express pattern (never the raw URL, which holds digests). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels(method, route, String(status));
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  lookupAnswered(status: string): void {
+    (this.lookupsByStatus.get(status) ?? this.lookups.labels(status)).inc();
+  }
+
+  /** Stops listening to domain events; the registry can still be read. */
+  close(): void {
+    for (const stop of this.unsubscribe.splice(0)) stop();
+  }
+}
+
+/** The decision log, counting every answered lookup by status on the way in (every lookup answer is recorded). */
+export class CountingDecisionLog extends DecisionLog {
+  constructor(
+    pool: Pool,
+    logger: Logger,
+    private readonly metrics: Pick<ServiceMetrics, "lookupAnswered">,
+  ) {
+    super(pool, logger);
+  }
+
+  override record(decision: AdmissionDecisionRecord): void {
+    this.metrics.lookupAnswered(decision.status);
+    super.record(decision);
+  }
+}
