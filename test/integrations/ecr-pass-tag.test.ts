@@ -1,6 +1,8 @@
 import { basicFinding, DOCKER_MANIFEST, OCI_INDEX, type FakeEcr } from "../support/fake-ecr";
 import { startTestApp, type TestApp } from "../support/test-app";
-import { startFakeEcr } from "./ecr-support";
+import { readFixture, readFixtureJson } from "../support/fixtures";
+import { fakeDigest } from "../support/trivy-counts";
+import { HOST, startFakeEcr } from "./ecr-support";
 
 const PASS_TAG = "scan-passed";
 let fake: FakeEcr;
@@ -84,4 +86,27 @@ test("when tagging fails in ECR, then the import still stands and the answer rep
   expect(res.status).toBe(201);
   expect(res.body.pass_tag).toMatchObject({ applied: false });
   expect(res.body.pass_tag.reason).toMatch(/AccessDeniedException/);
+});
+
+test("when a Trivy report for an image on an ECR host is uploaded and compliant, then that image is tagged too", async () => {
+  const image = fake.addImage("team/ci", { seed: "ci-1", tags: ["build-7"] });
+  const res = await app.http
+    .post(`/v1/reports?image=${encodeURIComponent(`${HOST}/team/ci:build-7`)}&digest=${image.digest}`)
+    .set({ ...auth(), "Content-Type": "application/json" })
+    .send(readFixture("alpine-310.json.golden").toString("utf8"));
+  expect(res.status).toBe(201);
+  expect(res.body.images[0]).toMatchObject({ image_digest: image.digest, repository: `${HOST}/team/ci`, is_compliant: true });
+  expect(res.body.pass_tags).toEqual([{ image_digest: image.digest, tag: PASS_TAG, applied: true }]);
+  expect(image.tags).toEqual(["build-7", PASS_TAG]);
+});
+
+test("when a report names no ECR image, then ECR is not called and the answer has no pass_tags", async () => {
+  const before = fake.calls.length;
+  const res = await app.http
+    .post(`/v1/reports?image=${encodeURIComponent("registry.example.com/team/ci:1")}&digest=${fakeDigest("not-ecr")}`)
+    .set({ ...auth(), "Content-Type": "application/json" })
+    .send({ ...readFixtureJson("alpine-310.json.golden"), ReportID: "another-upload" });
+  expect(res.status).toBe(201);
+  expect(res.body.pass_tags).toBeUndefined();
+  expect(fake.calls.length).toBe(before);
 });

@@ -45,7 +45,9 @@ export function reportsRouter(deps: AppDependencies): Router {
       { pool: deps.pool, clock: deps.clock },
       { bytes, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
     );
-    res.status(result.duplicate ? 200 : 201).json(uploadAnswer(result));
+    // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
+    const passTags = deps.ecr?.passTagger ? await deps.ecr.passTagger.afterIngest(result) : [];
+    res.status(result.duplicate ? 200 : 201).json(passTags.length ? { ...uploadAnswer(result), pass_tags: passTags } : uploadAnswer(result));
   });
 
   router.get("/v1/reports/:id", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
