@@ -1,7 +1,7 @@
 import type { Request, Response, Router } from "express";
 import { gunzipSync } from "node:zlib";
 import { findImageScan, type ImageScanRow } from "../../db/image-scan-repository";
-import { notFound } from "../../domain/errors";
+import { DomainError, notFound, type FieldError } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
 import { parseGrantForm, type ExceptionGrant, type FormFields } from "../forms";
@@ -103,7 +103,11 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
       await render(req, res, { status: 422, errors: parsed.errors, values: req.body as FormFields });
       return;
     }
-    await grantAll(ui, parsed.value, req.uiSession!.principal.name);
+    const refused = await grantAll(ui, parsed.value, req.uiSession!.principal.name);
+    if (refused) {
+      await render(req, res, { status: 422, errors: refused, values: req.body as FormFields });
+      return;
+    }
     res.redirect(303, href(`/ui/images/${digest}`, { granted: parsed.value.length }));
   });
 
@@ -123,11 +127,25 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
   });
 }
 
-/** Grants each exception through the same use case as POST /v1/exceptions (each re-evaluates what it affects). */
-export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[], by: string): Promise<void> {
-  for (const g of grants) {
-    const created = await ui.exceptions.create({ ...g, createdBy: by });
-    ui.deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
+/**
+ * Grants each exception through the same use case as POST /v1/exceptions (each re-evaluates what it affects).
+ * A refusal by the use case (an expiry already past) comes back as form errors rather than an error page.
+ */
+export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[], by: string): Promise<FieldError[] | null> {
+  try {
+    for (const g of grants) {
+      const created = await ui.exceptions.create({ ...g, createdBy: by });
+      ui.deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
+    }
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === "invalid")
+      return (error.errors?.length ? error.errors : [{ path: "", message: error.message }]).map((e) => ({
+        path: e.path === "body.expires_at" ? "expires_on" : e.path.replace(/^body\./, ""),
+        message: e.message,
+      }));
+    throw error;
+  } finally {
+    ui.afterPolicyChange();
   }
-  ui.afterPolicyChange();
+  return null;
 }
