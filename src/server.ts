@@ -10,6 +10,8 @@ import { openDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
 import { buildApp } from "./http/app";
+import { LookupHeaderTemplate, withLookupFastPath } from "./http/lookup-fast-path";
+import { observeRequests } from "./observability/request-logging";
 import type { AppDependencies } from "./http/app-dependencies";
 import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
 import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
@@ -19,9 +21,9 @@ import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
 import { ComplianceLookup } from "./lookup/lookup-compliance";
 import { VerdictCache } from "./lookup/verdict-cache";
+import { CountingDecisionLog, ServiceMetrics } from "./observability/metrics";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
 import { PolicyCache } from "./policy/policy-cache";
-import { CountingDecisionLog, ServiceMetrics } from "./observability/metrics";
 
 export interface RunningService {
   url: string;
@@ -106,6 +108,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
   const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver] });
   const deps: AppDependencies = {
+    lookupHeaders: new LookupHeaderTemplate(),
+    changes: listener,
     config,
     logger,
     pool: db.pool,
@@ -119,17 +123,17 @@ export async function startService(config: Config, options: StartOptions = {}): 
     verdictCache,
     policyCache,
     ecr,
+    metrics,
     isDatabaseReady: async () => {
       try {
         await db.pool.query("SELECT 1");
         return true;
-    metrics,
       } catch {
         return false;
       }
     },
   };
-  const app = buildApp(deps);
+  const app = withLookupFastPath(buildApp(deps), { lookup, authenticateLookup, template: deps.lookupHeaders!, observe: observeRequests(logger, metrics) });
   const server =
     config.tlsCertFile && config.tlsKeyFile
       ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)
@@ -165,11 +169,11 @@ export async function startService(config: Config, options: StartOptions = {}): 
       clearInterval(pruneTimer);
       await sweeper.stop();
       await decisionLog.stop();
+      metrics.close();
       await tokens.stop();
       reviewer?.close();
       await listener.stop();
       ecr.clients.destroy();
-      metrics.close();
       await db.close();
       await embedded?.stop();
     })());

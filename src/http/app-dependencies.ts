@@ -10,6 +10,8 @@ import type { VerdictCache } from "../lookup/verdict-cache";
 import type { ServiceMetrics } from "../observability/metrics";
 import type { PolicyCache } from "../policy/policy-cache";
 import type { Authenticator } from "./authenticate";
+import type { LookupHeaderTemplate } from "./lookup-fast-path";
+import type { ChangeListener } from "../lookup/change-listener";
 
 /** Everything the HTTP layer uses, passed in by the composition root (src/server.ts) or by a test. */
 export interface AppDependencies {
@@ -27,10 +29,14 @@ export interface AppDependencies {
   decisionLog: DecisionLog;
   verdictCache: VerdictCache;
   policyCache: PolicyCache;
-  /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */
-  ecr?: EcrIntegration;
   /** This app's Prometheus registry and the counters the HTTP layer feeds. */
   metrics: ServiceMetrics;
+  /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */
+  ecr?: EcrIntegration;
+  /** Headers of a lookup answer, captured for the lookup fast path (src/http/lookup-fast-path.ts); absent = no fast path. */
+  lookupHeaders?: LookupHeaderTemplate;
+  /** This replica's change listener: waits until every replica has dropped the verdicts a commit changed. */
+  changes?: ChangeListener;
   /** Whether the database answered recently; /readyz reads it. */
   isDatabaseReady: () => Promise<boolean>;
 }

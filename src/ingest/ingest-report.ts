@@ -19,6 +19,7 @@ import type { ReportFormat } from "../domain/severity";
 import { summarizeFindings, type FindingSummary } from "../domain/summary";
 import { publishReportIngested } from "../observability/events";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
+import type { ChangePropagation } from "../lookup/change-listener";
 import { resolveImages, type ImageIdentity } from "./resolve-images";
 import { sanitizeReport } from "./sanitize";
 
@@ -45,6 +46,8 @@ export interface IngestResult {
 export interface IngestDependencies {
   pool: Pool;
   clock: () => Date;
+  /** When given, the upload answers only once every replica's cache has dropped the verdicts it changed. */
+  changes?: ChangePropagation;
 }
 
 /**
@@ -95,7 +98,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     }));
     const changed = await upsertImageScans(tx, upserts, now);
     await notifyVerdictsChanged(tx, changed);
-    return { duplicate: false as const, reportId: stored.id, rows: await findImageScans(tx, images.map((i) => i.imageDigest)) };
+    return { duplicate: false as const, reportId: stored.id, changed, rows: await findImageScans(tx, images.map((i) => i.imageDigest)) };
   });
 
   if (outcome.duplicate) {
@@ -114,6 +117,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       summary,
     };
   }
+  if (deps.changes && outcome.changed.length > 0) await deps.changes.awaitPropagation();
   publishReportIngested({ format: report.format, findings: report.findings.length, duplicate: false });
   return { reportId: outcome.reportId, duplicate: false, format: report.format, images: outcome.rows, summary };
 }

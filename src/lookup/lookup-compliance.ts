@@ -70,7 +70,8 @@ function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Dat
 }
 
 function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
-  return { answer, json: JSON.stringify(answer), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
+  const json = JSON.stringify(answer);
+  return { answer, json, bytes: Buffer.from(json), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
 }
 
 /**
@@ -88,6 +89,14 @@ export class ComplianceLookup {
     const result = this.deps.cache.get(digest, nowMs) ?? (await this.load(digest, now));
     this.record(result.answer, ctx, now);
     return result;
+  }
+
+  /** The cached answer for a digest, recorded in the decision log; null when it is not cached (the caller loads it). */
+  cachedByDigest(digest: string, ctx: LookupContext): CachedAnswer | null {
+    const now = this.deps.clock();
+    const hit = this.deps.cache.get(digest, now.getTime());
+    if (hit) this.record(hit.answer, ctx, now);
+    return hit;
   }
 
   /** A reference with a digest, or a tag that a stored report (or a tag resolver) names. */

@@ -2,6 +2,8 @@
 export interface CachedAnswer {
   answer: ComplianceAnswer;
   json: string;
+  /** The JSON as UTF-8 bytes, sent as is by every lookup that hits the cache. */
+  bytes: Buffer;
   /** The verdict stops holding at this instant (exception expiry, scan age); null = until invalidated. */
   validUntil: number | null;
   loadedAt: number;

@@ -4,6 +4,7 @@ import { badRequest } from "../../domain/errors";
 import type { LookupContext } from "../../lookup/lookup-compliance";
 import type { CachedAnswer } from "../../lookup/verdict-cache";
 import type { AppDependencies } from "../app-dependencies";
+import type { LookupHeaderTemplate } from "../lookup-fast-path";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -19,10 +20,17 @@ import { parseOr400 } from "../validate";
 
 const BATCH_BODY_LIMIT = 256 * 1024;
 
-/** Sends the pre-serialised answer: small JSON with Content-Length, as Kyverno's apiCall wants. */
-function sendAnswer(res: Response, result: CachedAnswer): void {
-  res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(result.json), "Cache-Control": "no-store" });
-  res.end(result.json);
+/**
+ * Sends the pre-serialised answer: small JSON with Content-Length, as Kyverno's apiCall wants. The headers of a
+ * digest lookup become the template the fast path (src/http/lookup-fast-path.ts) replays for cached answers.
+ */
+function sendAnswer(res: Response, result: CachedAnswer, template?: LookupHeaderTemplate): void {
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Cache-Control", "no-store");
+  template?.capture(res);
+  res.setHeader("Content-Length", result.bytes.length);
+  res.writeHead(200);
+  res.end(result.bytes);
 }
 
 function context(req: Request, namespace: string | null | undefined, imageRef: string | null | undefined): LookupContext {
@@ -36,7 +44,7 @@ export function complianceRouter(deps: AppDependencies): Router {
   router.get("/v1/images/:digest/compliance", canRead, async (req, res) => {
     const query = parseOr400(complianceQuerySchema, req.query, "query");
     const digest = String(req.params.digest);
-    sendAnswer(res, await deps.lookup.byDigest(digest, context(req, query.namespace, query.image ?? digest)));
+    sendAnswer(res, await deps.lookup.byDigest(digest, context(req, query.namespace, query.image ?? digest)), deps.lookupHeaders);
   });
 
   router.get("/v1/compliance", canRead, async (req, res) => {

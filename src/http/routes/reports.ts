@@ -42,7 +42,7 @@ export function reportsRouter(deps: AppDependencies): Router {
     const json = parseJson(bytes, Infinity);
     const report = decodeReport(json, { format: query.format });
     const result = await ingestReport(
-      { pool: deps.pool, clock: deps.clock },
+      { pool: deps.pool, clock: deps.clock, changes: deps.changes },
       { bytes, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
     );
     // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
