@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../config";
 import { openDatabase } from "../db/database";
 import { migrate } from "../db/migrator";
 import { CliError, EXIT } from "./client";
+import * as ecrCommands from "./commands/ecr";
 import * as exceptionsCommands from "./commands/exceptions";
 import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
@@ -18,6 +19,7 @@ const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [
   () => policyCommands,
   () => exceptionsCommands,
   () => reevaluateCommands,
+  () => ecrCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {
