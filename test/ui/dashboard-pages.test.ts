@@ -197,7 +197,7 @@ test("when a policy change is previewed, then the images that would change are s
   expect(bad).toBeGreaterThan(0);
   const preview = await admin.post("/ui/policy", { ...fields, action: "dry-run" });
   expect(preview.status).toBe(200);
-  expect(preview.text).toContain(`Dry run: ${bad} of ${n} images would change`);
+  expect(preview.text).toContain(`Dry run: ${bad} of ${n} images would change`); // n > 1 here
   expect(preview.text).toContain(juiceDigest.slice(0, 19));
   expect(preview.text).toMatch(/id="max-CRITICAL" name="max_CRITICAL" type="number"[^>]*value="1000"/);
   const versions = async () => (await app.database.db.pool.query("SELECT count(*)::int AS n FROM policy_versions")).rows[0].n;
@@ -211,7 +211,7 @@ test("when a policy change is previewed, then the images that would change are s
   expect(saved.status).toBe(303);
   expect(saved.location).toBe(`/ui/policy?saved=2&changed=${bad}`);
   const policyPage = (await admin.get(saved.location!)).text;
-  expect(policyPage).toContain(`Policy version 2 is in force; ${bad} image verdicts changed.`);
+  expect(policyPage).toContain(`Policy version 2 is in force; ${bad} image verdict${bad === 1 ? "" : "s"} changed.`);
   expect(policyPage).toContain("CRITICAL ≤ 1000");
   expect(await versions()).toBe(2);
   expect((await admin.get(`/ui/images/${juiceDigest}`)).text).toMatch(/verdict-compliant/);

@@ -54,7 +54,7 @@ export function registerImages(router: Router, ui: UiContext): void {
 ${
   page.items.length === 0
     ? html`<p class="empty card">No images match${status || repository || search ? " these filters" : " yet: upload a report with POST /v1/reports"}.</p>`
-    : html`<div class="table-wrap"><table class="table images-table">
+    : html`<div class="card flush table-wrap"><table class="table images-table">
   <caption class="sr-only">Images${status ? `, ${statusLabel(status)}` : ""}${repository ? `, repository ${repository}` : ""}</caption>
   <thead><tr>
     <th scope="col">Verdict</th><th scope="col">Repository and tags</th><th scope="col">Digest</th>

@@ -51,7 +51,7 @@ export function registerOverview(router: Router, ui: UiContext): void {
       { label: "Unknown", value: severities.unknown, fill: "fill-unknown" },
       { label: "Secrets", value: severities.secrets, fill: "fill-secret" },
       { label: "Misconfigurations", value: severities.misconfigurations, fill: "fill-misconfig" },
-    ])}
+    ], { labelWidth: 140 })}
   </section>
   <section class="card" aria-labelledby="dec-h">
     <h2 id="dec-h">Admission decisions, last ${DECISION_DAYS} days</h2>

@@ -6,6 +6,7 @@ import { href, html } from "../html";
 import { requireUiScope, verifyCsrf } from "../session/middleware";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
 import { notice } from "../views/components";
+import { plural } from "../views/format";
 import { layout } from "../views/layout";
 import { dryRunResult, policyForm, rulesList, versionsTable } from "../views/policy-view";
 
@@ -20,9 +21,9 @@ export function registerPolicy(router: Router, ui: UiContext): void {
     const ctx = viewContext(req);
     const saved = queryValue(req, "saved");
     const notices = saved
-      ? notice("success", html`Policy version ${saved} is in force; ${queryValue(req, "changed") ?? "0"} image verdicts changed.`)
+      ? notice("success", html`Policy version ${saved} is in force; ${plural(Number(queryValue(req, "changed") ?? 0), "image verdict")} changed.`)
       : extra.dryRun
-        ? notice("info", html`Dry run finished: <a href="#dry-run">${extra.dryRun.changed} images would change</a>. Nothing was saved.`)
+        ? notice("info", html`Dry run finished: <a href="#dry-run">${plural(extra.dryRun.changed, "image")} would change</a>. Nothing was saved.`)
         : "";
     const content = html`
 <div class="page-head"><h1>Policy <span class="tag">v${current.version}</span></h1>

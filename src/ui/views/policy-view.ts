@@ -3,7 +3,7 @@ import { SEVERITIES } from "../../domain/severity";
 import type { DryRunResult } from "../../policy/dry-run";
 import { html, type SafeHtml } from "../html";
 import { csrfField, errorList, statusBadge, type ViewContext } from "./components";
-import { shortDigest, time } from "./format";
+import { plural, shortDigest, time } from "./format";
 
 /** The rules in words, the way a reviewer reads them. */
 export function rulesList(rules: PolicyRules): SafeHtml {
@@ -61,7 +61,7 @@ export function policyForm(ctx: ViewContext, rules: PolicyRules, errors: Readonl
 
 export function dryRunResult(result: DryRunResult): SafeHtml {
   return html`<section class="card dry-run" id="dry-run" aria-labelledby="dry-h" tabindex="-1">
-  <h2 id="dry-h">Dry run: ${result.changed.toLocaleString("en-US")} of ${result.evaluated.toLocaleString("en-US")} images would change</h2>
+  <h2 id="dry-h">Dry run: ${result.changed.toLocaleString("en-US")} of ${plural(result.evaluated, "image")} would change</h2>
   <p class="muted small">Compared with policy version ${result.comparedWithVersion}. Nothing has been saved.</p>
   ${
     result.changes.length === 0
