@@ -23,13 +23,15 @@ import { parseImageReference } from "../domain/image-reference";
 import type { DecodedReport } from "../domain/report";
 import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
 import { VulnerabilityInfoCollector } from "../formats/shared";
-import { ingestReport, type IngestResult } from "../ingest/ingest-report";
+import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
 import { canonicalJson } from "./ecr/import-image";
 
 export interface OperatorWebhookDependencies {
   pool: Pool;
   clock: () => Date;
   logger: Logger;
+  /** As for uploads: answer once every replica has dropped the verdicts the report changed. */
+  changes?: IngestDependencies["changes"];
 }
 
 export type OperatorWebhookOutcome =
@@ -100,7 +102,7 @@ async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Recei
   const items = resources.sort((a, b) => String(a.kind).localeCompare(String(b.kind)));
   const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
   return ingestReport(
-    { pool: deps.pool, clock: deps.clock },
+    { pool: deps.pool, clock: deps.clock, changes: deps.changes },
     { bytes, report: combine(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
   );
 }

@@ -105,7 +105,7 @@ test("when a report names no ECR image, then ECR is not called and the answer ha
   const res = await app.http
     .post(`/v1/reports?image=${encodeURIComponent("registry.example.com/team/ci:1")}&digest=${fakeDigest("not-ecr")}`)
     .set({ ...auth(), "Content-Type": "application/json" })
-    .send({ ...readFixtureJson("alpine-310.json.golden"), ReportID: "another-upload" });
+    .send({ ...readFixtureJson<Record<string, unknown>>("alpine-310.json.golden"), ReportID: "another-upload" });
   expect(res.status).toBe(201);
   expect(res.body.pass_tags).toBeUndefined();
   expect(fake.calls.length).toBe(before);

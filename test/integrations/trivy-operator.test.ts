@@ -28,16 +28,18 @@ afterAll(async () => {
 const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 const webhook = (body: unknown) => http.post("/v1/integrations/trivy-operator").set(auth).send(body as object);
 
-const SEVERITY_KEYS: Record<string, string> = { CRITICAL: "critical", HIGH: "high", MEDIUM: "medium", LOW: "low" };
+const SEVERITY_KEYS: Record<string, keyof Summary> = { CRITICAL: "critical", HIGH: "high", MEDIUM: "medium", LOW: "low" };
 
 /** Summary counts straight from a raw operator resource. */
-function rawCounts(resource: any) {
-  const s: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, secrets: 0, misconfigurations: 0 };
+type Summary = Record<"critical" | "high" | "medium" | "low" | "unknown" | "fixable" | "secrets" | "misconfigurations", number>;
+
+function rawCounts(resource: any): Summary {
+  const s: Summary = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, secrets: 0, misconfigurations: 0 };
   for (const v of resource.report.vulnerabilities ?? []) {
-    s[SEVERITY_KEYS[String(v.severity).toUpperCase()] ?? "unknown"]! += 1;
-    if (v.fixedVersion) s.fixable! += 1;
+    s[SEVERITY_KEYS[String(v.severity).toUpperCase()] ?? "unknown"] += 1;
+    if (v.fixedVersion) s.fixable += 1;
   }
-  s.secrets! += (resource.report.secrets ?? []).length;
+  s.secrets += (resource.report.secrets ?? []).length;
   return s;
 }
 

@@ -10,7 +10,7 @@ import { DomainError, conflict } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import type { DecodedReport } from "../../domain/report";
 import { decodeEcrFindings } from "../../formats/ecr";
-import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
+import { ingestReport, type IngestDependencies, type IngestResult } from "../../ingest/ingest-report";
 import { badResponse, ecrProblem, type EcrClients } from "./client";
 import { ecrHost } from "./host";
 import type { EcrPassTagger, PassTagOutcome } from "./pass-tag";
@@ -35,6 +35,8 @@ export interface EcrImportResult {
 export interface EcrImportDependencies {
   pool: Pool;
   clock: () => Date;
+  /** As for uploads: answer once every replica has dropped the verdicts the import changed. */
+  changes?: IngestDependencies["changes"];
   clients: EcrClients;
   passTagger: EcrPassTagger | null;
 }
@@ -75,7 +77,7 @@ export async function importEcrImage(deps: EcrImportDependencies, request: EcrIm
   const report = decodeStored(bytes, ecrHost(registryId, region), detail.imageTags ?? []);
 
   const result = await ingestReport(
-    { pool: deps.pool, clock: deps.clock },
+    { pool: deps.pool, clock: deps.clock, changes: deps.changes },
     { bytes, report, digests: [digest], source: request.source ?? "ecr", uploadedBy: request.uploadedBy },
   );
   const passTag = deps.passTagger ? ((await deps.passTagger.afterIngest(result))[0] ?? null) : null;
