@@ -43,8 +43,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await analyst?.end();
+  // Roles belong to the whole server: drop the login while the service's pool is still open.
+  await app.database.db.pool.query(`DROP ROLE IF EXISTS ${login}`);
   await app.close();
-  await app.database.db.pool.query(`DROP ROLE IF EXISTS ${login}`).catch(() => undefined);
 });
 
 const deniedCode = async (sql: string, params: unknown[] = []): Promise<string | undefined> => {
