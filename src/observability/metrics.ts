@@ -1,9 +1,9 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { DecisionLog, type AdmissionDecisionRecord } from "../lookup/decision-log";
 import type { VerdictCache } from "../lookup/verdict-cache";
-import { STATUSES } from "../domain/verdict";
+import { RequestDurations } from "./request-durations";
 import { reevaluationChannel, reportIngestedChannel, type ReevaluationEvent, type ReportIngestedEvent } from "./events";
 
 /** What the scrape-time collectors read: the app's pool, verdict cache and decision log. */
@@ -17,18 +17,16 @@ export interface MetricSources {
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const REEVALUATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-type Child = { observe(value: number): void };
 
 /**
  * The service's Prometheus metrics, in a registry of its own (not prom-client's global one, so several apps can run
- * in one process). Counters that sit on the request path are pre-bound children: one Map lookup per request.
+ * in one process). What is fed on every request (durations, lookups by status) is kept in plain fields and handed to
+ * prom-client at scrape time, so the request path never pays for its label validation and hashing.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
-  private readonly httpDuration: Histogram<"method" | "route" | "status">;
-  private readonly httpChildren = new Map<string, Child>();
-  private readonly lookupsByStatus = new Map<string, Counter.Internal>();
-  private readonly lookups: Counter<"status">;
+  private readonly httpDurations = new RequestDurations(HTTP_BUCKETS);
+  private readonly lookupCounts = new Map<string, number>();
   private readonly reports: Counter<"format">;
   private readonly findings: Counter;
   private readonly reevaluation: Histogram<"scope">;
@@ -37,20 +35,18 @@ export class ServiceMetrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.httpDuration = new Histogram({
-      name: "http_request_duration_seconds",
-      help: "HTTP request duration by method, Express route pattern and status code",
-      labelNames: ["method", "route", "status"],
-      buckets: HTTP_BUCKETS,
-      registers,
-    });
-    this.lookups = new Counter({
+    this.registry.registerMetric(this.httpDurations as unknown as Metric);
+    const lookupCounts = this.lookupCounts;
+    new Counter({
       name: "scan_registry_lookups_total",
       help: "Compliance lookups answered (one per image; a batch check counts each image), by verdict status",
       labelNames: ["status"],
       registers,
+      collect() {
+        this.reset();
+        for (const [status, n] of lookupCounts) this.inc({ status }, n);
+      },
     });
-    for (const status of STATUSES) this.lookupsByStatus.set(status, this.lookups.labels(status));
     this.reports = new Counter({
       name: "scan_registry_reports_total",
       help: "Reports stored, by format (duplicates of a stored report not counted)",
@@ -128,17 +124,11 @@ export class ServiceMetrics {
 
   /** One finished HTTP request; `route` is the Express pattern (never the raw URL, which holds digests). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let child = this.httpChildren.get(key);
-    if (!child) {
-      child = this.httpDuration.labels(method, route, String(status));
-      this.httpChildren.set(key, child);
-    }
-    child.observe(seconds);
+    this.httpDurations.observe(method, route, status, seconds);
   }
 
   lookupAnswered(status: string): void {
-    (this.lookupsByStatus.get(status) ?? this.lookups.labels(status)).inc();
+    this.lookupCounts.set(status, (this.lookupCounts.get(status) ?? 0) + 1);
   }
 
   /** Stops listening to domain events; the registry can still be read. */

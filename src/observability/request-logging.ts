@@ -9,6 +9,9 @@ import type { ServiceMetrics } from "./metrics";
  */
 export const QUIET_ROUTES: ReadonlySet<string> = new Set(["/v1/images/:digest/compliance", "/v1/compliance", "/v1/compliance/check"]);
 
+const DEBUG = 20;
+const INFO = 30;
+
 /** Query parameters whose values are never logged. */
 const SECRET_PARAM = /token|secret|password|passwd|api[-_]?key|signature|credential/i;
 
@@ -44,15 +47,16 @@ export function routePattern(req: Request): string {
  */
 export function observeRequests(logger: Logger, metrics: Pick<ServiceMetrics, "observeRequest">): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    res.once("close", () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const started = performance.now();
+    // "close" fires once per response (after "finish", or when the client goes away): `on` spares once()'s wrapper.
+    res.on("close", () => {
+      const seconds = (performance.now() - started) / 1000;
       const route = routePattern(req);
       const status = res.writableFinished ? res.statusCode : 499;
       metrics.observeRequest(req.method, route, status, seconds);
-      const level = status < 400 && QUIET_ROUTES.has(route) ? "debug" : "info";
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](
+      const quiet = status < 400 && QUIET_ROUTES.has(route);
+      if (logger.levelVal > (quiet ? DEBUG : INFO)) return; // cheaper than isLevelEnabled on the lookup path
+      logger[quiet ? "debug" : "info"](
         {
           reqId: req.id,
           method: req.method,
