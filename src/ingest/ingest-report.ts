@@ -61,7 +61,9 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
   const sha256 = crypto.createHash("sha256").update(request.bytes).digest("hex");
   const summary = summarizeFindings(report.findings);
   const evaluationInput = toEvaluationInput(report.findings);
-  const gzipped = await gzipAsync(request.bytes);
+  // Compressed on libuv's thread pool while this thread writes findings; awaited only when the raw row is written.
+  const gzipped = gzipAsync(request.bytes);
+  gzipped.catch(() => undefined);
 
   const outcome = await inTransaction(deps.pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
@@ -76,10 +78,10 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       evaluationInput,
     });
     if (!stored) return { duplicate: true as const };
-    await insertRaw(tx, stored.id, request.bytes.length, gzipped);
     await insertReportImages(tx, stored.id, images);
     await upsertVulnerabilities(tx, report.vulnerabilities);
     await insertFindings(tx, stored.id, report.findings);
+    await insertRaw(tx, stored.id, request.bytes.length, await gzipped);
 
     const policy = await loadActivePolicy(tx);
     const exceptions = await loadExceptionsInForce(tx, now);
