@@ -3,7 +3,7 @@ import { ExceptionService, type ExceptionRow } from "../../policy/exception-serv
 import type { ReevaluationOutcome } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { forgetCachedVerdicts } from "./policy";
+import { propagatePolicyChange } from "./policy";
 import { exceptionCreateBodySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
 import { parseJson, readBody } from "../read-body";
 import { parseOr400, parseOr422 } from "../validate";
@@ -51,7 +51,7 @@ export function exceptionsRouter(deps: AppDependencies): Router {
       expiresAt: body.expires_at ? new Date(body.expires_at) : null,
       createdBy: body.created_by ?? req.principal?.name ?? "unknown",
     });
-    forgetCachedVerdicts(deps);
+    await propagatePolicyChange(deps);
     deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by: created.created_by, changed: created.changed }, "exception granted");
     res.status(201).location(`/v1/exceptions/${created.id}`).json(changeAnswer(created));
   });
@@ -59,7 +59,7 @@ export function exceptionsRouter(deps: AppDependencies): Router {
   router.delete("/v1/exceptions/:id", canWrite, async (req, res) => {
     const { id } = parseOr400(exceptionIdSchema, req.params, "path");
     const revoked = await exceptions.revoke(id, req.principal?.name ?? "unknown");
-    forgetCachedVerdicts(deps);
+    await propagatePolicyChange(deps);
     deps.logger.info({ exception: revoked.id, by: revoked.revoked_by, changed: revoked.changed }, "exception withdrawn");
     res.json(changeAnswer(revoked));
   });

@@ -40,6 +40,15 @@ export function forgetCachedVerdicts(deps: Pick<AppDependencies, "policyCache" |
   deps.verdictCache.clear();
 }
 
+/**
+ * After a committed policy or exception change: forget this replica's caches, then wait (bounded) until every other
+ * replica's listener has acknowledged the change, so a lookup anywhere after the answer sees the new verdicts.
+ */
+export async function propagatePolicyChange(deps: Pick<AppDependencies, "policyCache" | "verdictCache" | "changes">): Promise<void> {
+  forgetCachedVerdicts(deps);
+  await deps.changes?.awaitPropagation();
+}
+
 export function policyRouter(deps: AppDependencies): Router {
   const router = Router();
   const policy = new PolicyService(deps.pool, deps.clock);
@@ -57,7 +66,7 @@ export function policyRouter(deps: AppDependencies): Router {
   router.put("/v1/policy", canWrite, async (req, res) => {
     const rules = await readPolicyBody(req);
     const result = await policy.set(rules, req.principal?.name ?? null);
-    forgetCachedVerdicts(deps);
+    await propagatePolicyChange(deps);
     deps.logger.info({ version: result.policy.version, by: result.policy.createdBy, reevaluated: result.reevaluated, changed: result.changed }, "policy changed");
     res.json({ ...policyVersionAnswer(result.policy), reevaluated: result.reevaluated, changed: result.changed });
   });
@@ -83,7 +92,7 @@ export function policyRouter(deps: AppDependencies): Router {
 
   router.post("/v1/reevaluate", requireScope(deps.authenticate, "admin"), async (_req, res) => {
     const result = await policy.reevaluateAll();
-    forgetCachedVerdicts(deps);
+    await propagatePolicyChange(deps);
     deps.logger.info(result, "re-evaluated every image on request");
     res.json(result);
   });
