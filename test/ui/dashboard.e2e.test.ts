@@ -163,9 +163,14 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { level: 1, name: "Overview" }).waitFor();
     await page.keyboard.press("Tab");
+    // Runs in the page; typed loosely because this project compiles without the DOM library.
     const focused = await page.evaluate(() => {
-      const el = document.activeElement as HTMLElement;
-      const style = getComputedStyle(el);
+      const w = globalThis as unknown as {
+        document: { activeElement: { textContent: string } };
+        getComputedStyle(el: unknown): { outlineStyle: string; outlineWidth: string };
+      };
+      const el = w.document.activeElement;
+      const style = w.getComputedStyle(el);
       return { text: el.textContent, outline: style.outlineStyle, width: style.outlineWidth };
     });
     expect(focused.text).toBe("Skip to content");
