@@ -48,15 +48,16 @@ export async function callApi<T = unknown>(
 ): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (client.token) headers.Authorization = `Bearer ${client.token}`;
-  let payload: string | Uint8Array | undefined;
-  if (body instanceof Uint8Array) payload = body;
+  let payload: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
+  if (body instanceof Uint8Array || body instanceof ReadableStream) payload = body;
   else if (body !== undefined) {
     payload = JSON.stringify(body);
     headers["Content-Type"] ??= "application/json";
   }
   let res: Response;
   try {
-    res = await fetch(`${client.url}${path}`, { method, headers, body: payload });
+    // A streamed body (upload of a large report) needs duplex: "half" in Node's fetch.
+    res = await fetch(`${client.url}${path}`, { method, headers, body: payload, ...(payload instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
   } catch (error) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new CliError(`cannot reach ${client.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);

@@ -3,11 +3,13 @@ import { ConfigError, loadConfig } from "../config";
 import { openDatabase } from "../db/database";
 import { migrate } from "../db/migrator";
 import { CliError, EXIT } from "./client";
+import * as checkCommands from "./commands/check";
 import * as ecrCommands from "./commands/ecr";
 import * as exceptionsCommands from "./commands/exceptions";
 import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
+import * as uploadCommands from "./commands/upload";
 import { serve } from "./serve";
 
 /**
@@ -15,6 +17,8 @@ import { serve } from "./serve";
  * place that wires them.
  */
 const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [
+  () => uploadCommands,
+  () => checkCommands,
   () => tokenCommands,
   () => policyCommands,
   () => exceptionsCommands,
