@@ -10,6 +10,7 @@ import { openDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
 import { buildApp } from "./http/app";
+import { answerClientErrors } from "./http/hardening";
 import { LookupHeaderTemplate, withLookupFastPath } from "./http/lookup-fast-path";
 import { observeRequests } from "./observability/request-logging";
 import type { AppDependencies } from "./http/app-dependencies";
@@ -72,7 +73,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const applied = await migrate(db.pool);
   if (applied.length) logger.info({ applied }, "migrations applied");
 
-  const tokens = new TokenService(db.pool, clock);
+  const tokens = new TokenService(db.lookupPool, clock);
   if (config.adminToken) {
     if (await tokens.ensure(config.adminToken, "admin (ADMIN_TOKEN)", ["admin"])) logger.info("admin token from ADMIN_TOKEN stored");
   } else if ((await tokens.count()) === 0) {
@@ -106,7 +107,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const authenticateLookup: Authenticator =
     config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
   const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
-  const lookup = new ComplianceLookup({ pool: db.pool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver] });
+  const lookup = new ComplianceLookup({ pool: db.lookupPool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver] });
   const deps: AppDependencies = {
     lookupHeaders: new LookupHeaderTemplate(),
     changes: listener,
@@ -126,7 +127,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     metrics,
     isDatabaseReady: async () => {
       try {
-        await db.pool.query("SELECT 1");
+        await db.lookupPool.query("SELECT 1");
         return true;
       } catch {
         return false;
@@ -138,6 +139,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     config.tlsCertFile && config.tlsKeyFile
       ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)
       : http.createServer(app);
+  answerClientErrors(server);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 300_000;

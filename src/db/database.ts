@@ -3,11 +3,14 @@ import { Pool, type PoolConfig } from "pg";
 import { PrismaClient } from "../generated/prisma/client";
 
 /**
- * One pg Pool shared by Prisma (through its driver adapter) and the raw-SQL bulk paths, so the service has one
- * bounded set of connections with one set of timeouts.
+ * Two bounded pools. `pool` (shared by Prisma through its driver adapter and the raw-SQL bulk paths) serves writes
+ * and reads that may queue behind each other under load: a request waits up to 10 s for a connection. `lookupPool`
+ * serves admission lookups and token checks: they must fail within a second when the database is gone, and must never
+ * queue behind a burst of uploads.
  */
 export interface Database {
   pool: Pool;
+  lookupPool: Pool;
   prisma: PrismaClient;
   close(): Promise<void>;
 }
@@ -16,16 +19,19 @@ export interface DatabaseOptions {
   url: string;
   poolSize?: number;
   statementTimeoutMs?: number;
-  /** How long a request waits for a free connection or a new one before failing (fail fast when the DB is gone). */
+  /** How long a write or read waits for a free or new connection before failing. */
   connectionTimeoutMs?: number;
+  /** The same for lookups and token checks, which must fail fast when the database is gone. */
+  lookupConnectionTimeoutMs?: number;
   applicationName?: string;
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
+  const size = options.poolSize ?? 10;
   const config: PoolConfig = {
     connectionString: options.url,
-    max: options.poolSize ?? 10,
-    connectionTimeoutMillis: options.connectionTimeoutMs ?? 1000,
+    max: size,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 30_000,
     query_timeout: (options.statementTimeoutMs ?? 30_000) + 1000,
@@ -33,15 +39,24 @@ export function openDatabase(options: DatabaseOptions): Database {
     keepAlive: true,
   };
   const pool = new Pool(config);
+  const lookupPool = new Pool({
+    ...config,
+    max: Math.max(2, Math.ceil(size / 2)),
+    connectionTimeoutMillis: options.lookupConnectionTimeoutMs ?? 1000,
+    application_name: `${config.application_name}-lookup`,
+  });
   // An idle client losing its connection (database restart) must not crash the process; the pool replaces it.
   pool.on("error", () => undefined);
+  lookupPool.on("error", () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     pool,
+    lookupPool,
     prisma,
     async close() {
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);
+      await lookupPool.end().catch(() => undefined);
     },
   };
 }

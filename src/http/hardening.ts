@@ -1,3 +1,5 @@
+import type { Server } from "node:net";
+import type { Duplex } from "node:stream";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { badRequest } from "../domain/errors";
 import type { Authenticator } from "./authenticate";
@@ -127,4 +129,27 @@ export function ingestRateLimit(authenticate: Authenticator, perMinute: number, 
       }),
     );
   };
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, "Request Header Fields Too Large", "headers_too_large", "The request line or headers are larger than 16 kB; send long values in a body (e.g. POST /v1/compliance/check)."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "Request Timeout", "request_timeout", "The request took too long to arrive."],
+};
+
+/**
+ * Node answers requests it cannot parse (oversized headers, broken HTTP) itself, with a bare status line and no
+ * body, before Express sees them. This answers them as problem+json like everything else, never echoing the input.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, title, code, detail] = CLIENT_ERRORS[error.code ?? ""] ?? [400, "Bad Request", "bad_http_request", "The request is not valid HTTP/1.1."];
+    const body = JSON.stringify(problem(status, code, detail, { title }));
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

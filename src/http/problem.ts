@@ -70,6 +70,16 @@ function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/**
+ * PostgreSQL refuses U+0000 in text ("invalid byte sequence for encoding UTF8: 0x00", 22021) and in jsonb
+ * (22P05). Such a value can only come from the request, wherever it was passed on (a query filter, a name, a
+ * reason), so it is the client's 400, not our 500.
+ */
+function isUnstorableInput(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "22021" || code === "22P05";
+}
+
 /** Maps any error to problem details; the only place where errors become HTTP statuses. Never leaks stacks or SQL. */
 export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof DomainError) {
@@ -84,6 +94,8 @@ export function toProblem(error: unknown): ProblemDetails {
   if (e?.type === "entity.too.large") return problem(413, "payload_too_large", "The request body is larger than allowed.");
   if (e?.type === "entity.parse.failed") return problem(400, "invalid_json", "The request body is not valid JSON.");
   if (e?.type === "encoding.unsupported") return problem(415, "unsupported_encoding", "Unsupported Content-Encoding.");
+  if (isUnstorableInput(error))
+    return problem(400, "unstorable_character", "The request contains a character that cannot be stored (a NUL character, \\u0000); remove it and retry.");
   if (isDatabaseUnavailable(error))
     return problem(503, "database_unavailable", "The database is unavailable; retry shortly.", { retry_after_seconds: 1 });
   const status = e?.status ?? e?.statusCode;

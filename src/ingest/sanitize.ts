@@ -1,18 +1,26 @@
 import type { DecodedReport } from "../domain/report";
 
-// PostgreSQL text and jsonb cannot hold U+0000; a report carrying one (hostile or a binary secret match) would
-// otherwise fail the whole upload with a database error.
+// PostgreSQL text and jsonb cannot hold U+0000, and jsonb refuses a lone UTF-16 surrogate ("\ud800" is valid JSON
+// but not Unicode); a report carrying either (hostile, or a binary secret match) would otherwise fail the whole
+// upload with a database error (a 500).
 const NUL = /\u0000/g;
 
+/** String.prototype.isWellFormed / toWellFormed (Node ≥ 20; not yet in TypeScript's ES2022 lib): native and fast. */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+function needsCleaning(value: string): boolean {
+  return value.includes("\u0000") || !(value as WellFormed).isWellFormed();
+}
+
 function clean<T>(value: T): T {
-  if (typeof value === "string") return (value.includes("\u0000") ? value.replace(NUL, "\uFFFD") : value) as T;
+  if (typeof value === "string" && needsCleaning(value)) return (value as WellFormed).toWellFormed().replace(NUL, "\uFFFD") as T;
   return value;
 }
 
 function cleanObject<T extends object>(o: T): T {
   let copy: T | null = null;
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v === "string" && v.includes("\u0000")) {
+    if (typeof v === "string" && needsCleaning(v)) {
       copy ??= { ...o };
       (copy as Record<string, unknown>)[k] = clean(v);
     }
@@ -20,7 +28,7 @@ function cleanObject<T extends object>(o: T): T {
   return copy ?? o;
 }
 
-/** Replaces NUL characters in every stored string with U+FFFD, copying only what changes. */
+/** Replaces NUL characters and lone surrogates in every stored string with U+FFFD, copying only what changes. */
 export function sanitizeReport(report: DecodedReport): DecodedReport {
   return {
     ...cleanObject(report),

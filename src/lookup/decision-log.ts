@@ -69,7 +69,9 @@ export class DecisionLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 5000);
       try {
-        const cut = (s: string | null) => (s === null ? null : s.slice(0, MAX_TEXT));
+        // Free text comes from the request (?namespace=, ?image=): PostgreSQL text cannot hold U+0000, and one such
+        // row would fail this batch on every retry, so the log would stop recording.
+        const cut = (s: string | null) => (s === null ? null : s.slice(0, MAX_TEXT).replace(/\u0000/g, "\uFFFD"));
         await this.pool.query(
           `INSERT INTO admission_decisions (decided_at, image_digest, image_ref, namespace, is_compliant, status, reason,
              policy_version, token_id, token_name)

@@ -36,6 +36,7 @@ describe("POST /v1/tokens", () => {
   test.each([
     [{ scopes: ["admin"] }, "body.name"],
     [{ name: "", scopes: ["admin"] }, "body.name"],
+    [{ name: "ci\u0000", scopes: ["admin"] }, "body.name"],
     [{ name: "x" }, "body.scopes"],
     [{ name: "x", scopes: [] }, "body.scopes"],
     [{ name: "x", scopes: ["root"] }, "body.scopes.0"],

@@ -13,7 +13,13 @@ const TOKEN_BODY_LIMIT = 16 * 1024;
 
 export const tokenCreateBodySchema = z
   .object({
-    name: z.string().trim().min(1, "must not be empty").max(100).describe("Who or what uses it: ci, kyverno, alice"),
+    name: z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(100)
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+      .describe("Who or what uses it: ci, kyverno, alice"),
     scopes: z
       .array(scopeSchema)
       .min(1, "name at least one scope")
