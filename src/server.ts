@@ -10,6 +10,7 @@ import { openDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
 import { buildApp } from "./http/app";
+import { answerClientErrors } from "./http/hardening";
 import { LookupHeaderTemplate, withLookupFastPath } from "./http/lookup-fast-path";
 import { observeRequests } from "./observability/request-logging";
 import type { AppDependencies } from "./http/app-dependencies";
@@ -138,6 +139,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     config.tlsCertFile && config.tlsKeyFile
       ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)
       : http.createServer(app);
+  answerClientErrors(server);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 300_000;
