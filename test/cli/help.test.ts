@@ -1,0 +1,67 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+/** The CLI runs as a process from the build (`npm run build` first). */
+const MAIN = path.resolve(__dirname, "../../dist/main.js");
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "" }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Every command PRODUCT.md's "Command line" names; those that call the service take --url and --token. */
+const COMMANDS: Array<{ args: string[]; client: boolean }> = [
+  { args: ["serve"], client: false },
+  { args: ["migrate"], client: false },
+  { args: ["upload"], client: true },
+  { args: ["check"], client: true },
+  { args: ["token", "create"], client: true },
+  { args: ["token", "list"], client: true },
+  { args: ["token", "revoke"], client: true },
+  { args: ["policy", "show"], client: true },
+  { args: ["policy", "set"], client: true },
+  { args: ["exceptions", "list"], client: true },
+  { args: ["exceptions", "add"], client: true },
+  { args: ["exceptions", "remove"], client: true },
+  { args: ["reevaluate"], client: true },
+  { args: ["ecr", "import"], client: true },
+  { args: ["ecr", "sync"], client: true },
+];
+
+beforeAll(() => {
+  if (!fs.existsSync(path.resolve(__dirname, "../../dist/cli/commands/upload.js"))) throw new Error("dist is missing or stale: run `npm run build` first");
+});
+
+test("when --help is asked of the program, then it lists every command of the contract and exits 0", async () => {
+  const run = await cli(["--help"]);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/^Usage: scan-registry \[options\] \[command\]/);
+  for (const name of new Set(COMMANDS.map((c) => c.args[0]!))) expect(run.stdout).toMatch(new RegExp(`^  ${name}\\b`, "m"));
+});
+
+test.each(COMMANDS)("when --help is asked of '$args', then it shows its usage and exits 0", async ({ args, client }) => {
+  const run = await cli([...args, "--help"]);
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(new RegExp(`^Usage: scan-registry ${args.join(" ")}\\b`));
+  if (client) {
+    expect(run.stdout).toContain("--url <url>");
+    expect(run.stdout).toContain("--token <token>");
+  }
+});
+
+test("when upload's help is read, then it names every option CI uses and the exit codes", async () => {
+  const run = await cli(["upload", "--help"]);
+  for (const option of ["--digest <digest>", "--image <ref>", "--format <format>", "--source <source>", "--json"]) expect(run.stdout).toContain(option);
+  expect(run.stdout).toMatch(/exit 0 compliant, 1 not compliant, 2 error/);
+});
+
+test("when a command is unknown, then it says so and exits 2", async () => {
+  const run = await cli(["uplaod", "x.json"]);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toMatch(/unknown command 'uplaod'/);
+});
