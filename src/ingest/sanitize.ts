@@ -13,7 +13,7 @@ function needsCleaning(value: string): boolean {
 }
 
 function clean<T>(value: T): T {
-  if (typeof value === "string" && needsCleaning(value)) return (value as WellFormed).toWellFormed().replace(NUL, "\uFFFD") as T;
+  if (typeof value === "string" && needsCleaning(value)) return (value as unknown as WellFormed).toWellFormed().replace(NUL, "\uFFFD") as T;
   return value;
 }
 

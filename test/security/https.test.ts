@@ -20,7 +20,7 @@ function get(path: string, options: https.RequestOptions): Promise<{ status: num
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), peerSubject: (res.socket as tls.TLSSocket).getPeerCertificate?.()?.subject?.CN }),
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), peerSubject: String((res.socket as tls.TLSSocket).getPeerCertificate?.()?.subject?.CN) }),
       );
     });
     req.on("error", reject);
