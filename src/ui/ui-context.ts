@@ -1,6 +1,6 @@
 import type { Request, Response } from "express";
 import type { AppDependencies } from "../http/app-dependencies";
-import { forgetCachedVerdicts } from "../http/routes/policy";
+import { propagatePolicyChange } from "../http/routes/policy";
 import { ExceptionService } from "../policy/exception-service";
 import { PolicyService } from "../policy/policy-service";
 import type { SafeHtml } from "./html";
@@ -14,8 +14,11 @@ export interface UiContext {
   sessions: UiSessionStore;
   policy: PolicyService;
   exceptions: ExceptionService;
-  /** After a policy or exception change: this replica forgets cached verdicts at once (others hear the NOTIFY). */
-  afterPolicyChange(): void;
+  /**
+   * After a policy or exception change, as the API does: this replica forgets cached verdicts at once and the call
+   * returns once every replica's listener has heard the change, so the page that follows is what admission answers.
+   */
+  afterPolicyChange(): Promise<void>;
 }
 
 export function createUiContext(deps: AppDependencies, sessions: UiSessionStore): UiContext {
@@ -24,7 +27,7 @@ export function createUiContext(deps: AppDependencies, sessions: UiSessionStore)
     sessions,
     policy: new PolicyService(deps.pool, deps.clock),
     exceptions: new ExceptionService(deps.pool, deps.clock),
-    afterPolicyChange: () => forgetCachedVerdicts(deps),
+    afterPolicyChange: () => propagatePolicyChange(deps),
   };
 }
 

@@ -145,7 +145,7 @@ export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[],
       }));
     throw error;
   } finally {
-    ui.afterPolicyChange();
+    await ui.afterPolicyChange();
   }
   return null;
 }
