@@ -60,6 +60,7 @@ describe("scan-registry token create", () => {
     ["a bad duration", ["--name", "x", "--scopes", "admin", "--expires-in", "soon"], /--expires-in/],
     ["no --scopes", ["--name", "x"], /--scopes/],
   ])("when given %s, then exit 2 with the reason and nothing is stored", async (_what, args, message) => {
+    await app.flushDecisions();
     const before = await app.database.rowCounts();
     const run = await cli(["token", "create", ...args], asAdmin);
     expect(run.code).toBe(2);

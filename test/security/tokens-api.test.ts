@@ -44,6 +44,7 @@ describe("POST /v1/tokens", () => {
     [{ name: "x", scopes: ["admin"], expires_at: "2001-01-01T00:00:00Z" }, "body.expires_at"],
     [{ name: "x", scopes: ["admin"], token_hash: "abc" }, "body"],
   ])("when the body is %j, then 422 names %s and nothing is stored", async (body, path) => {
+    await app.flushDecisions();
     const before = await app.database.rowCounts();
     const res = await app.http.post("/v1/tokens").set(admin()).send(body);
     expect(res.status).toBe(422);
@@ -60,6 +61,7 @@ describe("POST /v1/tokens", () => {
 
   test("when a non-admin token creates a token, then 403 and nothing is stored", async () => {
     const writer = await app.token("reports:write", "policy:write", "compliance:read");
+    await app.flushDecisions();
     const before = await app.database.rowCounts();
     const res = await app.http.post("/v1/tokens").set(bearer(writer)).send({ name: "escalate", scopes: ["admin"] });
     expect(res.status).toBe(403);
