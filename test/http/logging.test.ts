@@ -47,8 +47,8 @@ describe("at LOG_LEVEL=info", () => {
     ]);
     expect(typeof byId("upload-1")[0]!.durationMs).toBe("number");
     // A generated id is the one the response carries.
-    expect(byId(read.headers["x-request-id"])).toEqual([expect.objectContaining({ route: "/v1/images/:digest", status: 200, caller: "test-compliance:read" })]);
-    expect(byId(refused.headers["x-request-id"])).toEqual([expect.objectContaining({ route: "/v1/images/:digest", status: 401 })]);
+    expect(byId(read.headers["x-request-id"]!)).toEqual([expect.objectContaining({ route: "/v1/images/:digest", status: 200, caller: "test-compliance:read" })]);
+    expect(byId(refused.headers["x-request-id"]!)).toEqual([expect.objectContaining({ route: "/v1/images/:digest", status: 401 })]);
     expect(byId("query-token-1")).toEqual([expect.objectContaining({ url: "/v1/policy?token=[redacted]&x=1", status: 200 })]);
 
     const everything = logs.lines.join("\n");
