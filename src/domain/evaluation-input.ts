@@ -35,10 +35,22 @@ export function toEvaluationInput(findings: readonly Finding[]): EvaluationFindi
  */
 export function parseEvaluationInput(stored: unknown): EvaluationFinding[] {
   const value = typeof stored === "string" ? (JSON.parse(stored) as unknown) : stored;
+  // Re-evaluating every image reads millions of these: check the common, well-formed case by hand (zod costs
+  // several seconds per 100,000 images) and let the schema find and describe whatever is wrong.
+  if (Array.isArray(value) && value.every(isWellFormedFinding)) return value as EvaluationFinding[];
   const parsed = evaluationInputSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`stored evaluation input is malformed at ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? "unknown"}`);
   }
   return parsed.data;
+}
+
+const KINDS: ReadonlySet<unknown> = new Set(["v", "s", "m"]);
+const SEVERITY_NAMES: ReadonlySet<unknown> = new Set(severitySchema.options);
+
+function isWellFormedFinding(f: unknown): boolean {
+  if (typeof f !== "object" || f === null) return false;
+  const o = f as Record<string, unknown>;
+  return KINDS.has(o.k) && typeof o.id === "string" && SEVERITY_NAMES.has(o.sev) && typeof o.fix === "boolean" && (o.st === null || typeof o.st === "string");
 }
