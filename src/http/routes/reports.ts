@@ -12,6 +12,7 @@ import { z } from "zod";
 import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { uploadResponseSchema } from "../schemas";
 import { reportResponseSchema } from "../reading-response-schemas";
+import { passTagSchema } from "../integration-schemas";
 
 export function uploadAnswer(result: IngestResult) {
   return {
@@ -104,6 +105,9 @@ export function reportsRouter(deps: AppDependencies): Router {
 }
 
 export const registerOpenApi = (registry: OpenAPIRegistry): void => {
+  const uploadWithPassTags = uploadResponseSchema.extend({
+    pass_tags: z.array(passTagSchema).optional().describe("ECR_PASS_TAG outcomes, when it is set and an image is on an ECR host"),
+  });
   registry.registerPath({
     method: "post",
     path: "/v1/reports",
@@ -125,8 +129,8 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
       },
     },
     responses: {
-      201: jsonResponse("A new report, with the verdict of every image it names", uploadResponseSchema),
-      200: jsonResponse("The same bytes were uploaded before (duplicate: true); nothing new was stored", uploadResponseSchema),
+      201: jsonResponse("A new report, with the verdict of every image it names", uploadWithPassTags),
+      200: jsonResponse("The same bytes were uploaded before (duplicate: true); nothing new was stored", uploadWithPassTags),
       ...problems(400, 401, 403, 413, 415, 422, 429, 503),
     },
   });
