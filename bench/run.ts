@@ -23,15 +23,15 @@ import { runReevaluateScenario } from "./scenarios/reevaluate";
 
 const ORDER = ["lookup_throughput", "lookup_p99", "ingest_10k", "reevaluate_100k", "ingest_50mb_rss", "cold_start"];
 
-function build(): void {
-  if (process.env.BENCH_SKIP_BUILD === "1") return;
+function build(): string {
+  if (process.env.BENCH_SKIP_BUILD === "1") return "skipped (BENCH_SKIP_BUILD=1): measured the existing dist/";
   process.stderr.write("building (npm run build)…\n");
   const r = spawnSync("npm", ["run", "build"], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
-  if (r.status === 0) return;
+  if (r.status === 0) return "clean";
   // While the tree is being edited by others, tsc still emits; BENCH_ALLOW_BUILD_ERRORS=1 measures what it emitted.
   if (process.env.BENCH_ALLOW_BUILD_ERRORS === "1" && fs.existsSync(path.join(REPO_ROOT, "dist/main.js"))) {
     process.stderr.write("warning: npm run build reported errors; measuring the emitted dist/ anyway\n");
-    return;
+    return "tsc reported errors (files being edited); measured the dist/ it emitted";
   }
   throw new Error("npm run build failed; the benchmark measures the built service (dist/)");
 }
@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   const durationSec = Number(process.env.BENCH_DURATION ?? 10);
   if (rounds < 3) throw new Error("BENCH_ROUNDS must be at least 3: the figures are medians over rounds");
   const only = new Set((process.env.BENCH_ONLY ?? "lookup,ingest,reevaluate,rss,cold_start").split(",").map((s) => s.trim()));
-  build();
+  const buildStatus = build();
+  const loadBefore = os.loadavg();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-bench-"));
   process.stderr.write(`work directory (logs): ${workDir}\n`);
   const pg = await startBenchPostgres();
@@ -65,6 +66,13 @@ async function main(): Promise<void> {
   const results: BenchResults = {
     generated_at: new Date().toISOString(),
     machine: describeMachine(pg.version),
+    conditions: {
+      build: buildStatus,
+      load_average_1m_before: Math.round(loadBefore[0]! * 100) / 100,
+      load_average_1m_after: Math.round(os.loadavg()[0]! * 100) / 100,
+      rounds,
+      round_duration_s: durationSec,
+    },
     scenarios: scenarios.sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name)),
   };
   const outDir = process.env.BENCH_OUT ?? __dirname;

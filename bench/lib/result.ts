@@ -20,6 +20,8 @@ export interface ScenarioResult {
 export interface BenchResults {
   generated_at: string;
   machine: Machine;
+  /** How the run went: build status, machine load (other work on the machine skews every figure), rounds. */
+  conditions: Record<string, unknown>;
   scenarios: ScenarioResult[];
 }
 
@@ -35,13 +37,14 @@ export function toMarkdown(results: BenchResults): string {
     "# Benchmark results",
     "",
     `Measured by \`npm run bench\` on ${results.generated_at}: ${m.cpus} × ${m.cpu_model}, ${m.memory_gb} GB RAM, ` +
-      `Node.js ${m.node}, PostgreSQL ${m.postgres} (embedded), ${m.os}. Load generator, service and database share the machine.`,
+      `Node.js ${m.node}, PostgreSQL ${m.postgres} (embedded), ${m.os}. Load generator, service and database share the machine; ` +
+      `1-minute load average ${String(results.conditions.load_average_1m_before)} before and ${String(results.conditions.load_average_1m_after)} after the run; build: ${String(results.conditions.build)}.`,
     "",
     "| Scenario | Value | Baseline (same run) | Baseline value | Ratio | Target | Pass |",
     "|---|---|---|---|---|---|---|",
     ...results.scenarios.map(
       (s) =>
-        `| \`${s.name}\` | ${fmt(s.value)} ${s.unit} | ${s.baseline} | ${fmt(s.baseline_value)} ${s.unit} | ${fmt(s.ratio)} | ${s.target} | ${s.pass ? "yes" : "**no**"} |`,
+        `| \`${s.name}\` | ${fmt(s.value)} ${s.unit} | ${s.baseline} | ${fmt(s.baseline_value)} ${s.unit} | ${s.ratio} | ${s.target} | ${s.pass ? "yes" : "**no**"} |`,
     ),
     "",
     "Ratio is value ÷ baseline value. Every value is the median over the rounds listed in `bench/results.json` (`details`).",
