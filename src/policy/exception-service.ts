@@ -43,7 +43,7 @@ const COLUMNS = (now: string) => `id, vulnerability_id, repository, image_digest
 
 /**
  * Images that an exception with this ID and scope can affect: those whose current report has a finding with the ID
- * (findings_vulnerability_id_idx), within the scope — the same predicate as the current_findings view.
+ * (findings (vulnerability_id, report_id) index), within the scope — the same predicate as the current_findings view.
  */
 async function affectedImages(q: Queryable, e: Pick<ExceptionRow, "vulnerability_id" | "image_digest" | "repository">): Promise<string[]> {
   const { rows } = await q.query<{ image_digest: string }>(
