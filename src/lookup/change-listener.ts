@@ -87,9 +87,11 @@ export class ChangeListener implements ChangePropagation {
     });
     try {
       // One statement: the barrier commits at its end, and the listener sessions are those listening at that time.
-      const { rows } = await client.query<{ pids: number[] }>(
-        `SELECT pg_notify($1, $2), array(SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $3) AS pids`,
-        [SYNC_CHANNEL, id, LISTENER_APPLICATION_NAME],
+      const { rows } = await this.serially(() =>
+        client.query<{ pids: number[] }>(
+          `SELECT pg_notify($1, $2), array(SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $3) AS pids`,
+          [SYNC_CHANNEL, id, LISTENER_APPLICATION_NAME],
+        ),
       );
       const barrier = this.barriers.get(id);
       if (barrier) {
@@ -108,6 +110,14 @@ export class ChangeListener implements ChangePropagation {
     }
   }
 
+  /** One query at a time on the listener connection: pg deprecates overlapping queries on a client (gone in pg@9). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   private settle(id: string, barrier: PendingBarrier): void {
     if (!barrier.expected) return;
     for (const pid of barrier.expected) if (!barrier.acked.has(pid)) return;
@@ -124,7 +134,7 @@ export class ChangeListener implements ChangePropagation {
       else this.verdicts.invalidate(payload.split(","));
     } else if (channel === SYNC_CHANNEL && payload) {
       // Everything committed before the barrier has been applied above (delivery is in commit order).
-      client.query("SELECT pg_notify($1, $2)", [SYNC_ACK_CHANNEL, `${payload}:${this.backendPid}`]).catch(() => undefined);
+      this.serially(() => client.query("SELECT pg_notify($1, $2)", [SYNC_ACK_CHANNEL, `${payload}:${this.backendPid}`])).catch(() => undefined);
     } else if (channel === SYNC_ACK_CHANNEL && payload) {
       const colon = payload.lastIndexOf(":");
       const barrier = this.barriers.get(payload.slice(0, colon));
