@@ -30,24 +30,12 @@ export async function notifyPolicyChanged(tx: Queryable, payload: string): Promi
 
 /**
  * Re-evaluates the images in scope under the active policy and the exceptions in force, inside the caller's
- * transaction, and counts the answers that changed. The previous answers are kept in a temporary table (set-based,
- * dropped at commit) because reevaluateImages writes in place.
+ * transaction, and counts the answers that changed (each row's answer before is read in the same pass).
  */
 export async function reevaluateCounting(tx: PoolClient, scope: ReevaluationScope, now: Date): Promise<ReevaluationOutcome> {
-  const filter = "digests" in scope ? "WHERE image_digest = ANY($1::text[])" : "";
-  await tx.query(
-    `CREATE TEMP TABLE verdicts_before ON COMMIT DROP AS
-     SELECT image_digest, is_compliant, status FROM image_scans ${filter}`,
-    "digests" in scope ? [scope.digests] : [],
-  );
   const policy = await loadActivePolicy(tx);
   const result = await reevaluateImages(tx, scope, policy, await loadExceptionsInForce(tx, now), now);
-  const { rows } = await tx.query<{ n: string }>(
-    `SELECT count(*) AS n FROM image_scans s JOIN verdicts_before b USING (image_digest)
-     WHERE s.is_compliant IS DISTINCT FROM b.is_compliant OR s.status IS DISTINCT FROM b.status`,
-  );
-  await tx.query("DROP TABLE verdicts_before");
-  return { reevaluated: result.evaluated, changed: Number(rows[0]?.n ?? 0) };
+  return { reevaluated: result.evaluated, changed: result.verdictsChanged };
 }
 
 /**

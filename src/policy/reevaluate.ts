@@ -12,7 +12,10 @@ export type ReevaluationScope = { all: true } | { digests: readonly string[] } |
 
 export interface ReevaluationResult {
   evaluated: number;
+  /** Digests whose row was rewritten (every image in scope that still exists). */
   changed: string[];
+  /** Images whose answer changed: is_compliant or status differ from what they were before. */
+  verdictsChanged: number;
 }
 
 export interface EvaluatedImage {
@@ -35,19 +38,17 @@ export async function evaluateImages(
   now: Date,
   visit: (batch: EvaluatedImage[]) => Promise<void>,
 ): Promise<number> {
-  let after = "";
-  let total = 0;
-  for (;;) {
-    const filter =
-      "digests" in scope
-        ? "AND s.image_digest = ANY($3::text[])"
-        : "expiredAt" in scope
-          ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3"
-          : "";
+  const filter =
+    "digests" in scope
+      ? "AND s.image_digest = ANY($3::text[])"
+      : "expiredAt" in scope
+        ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3"
+        : "";
+  const select = (after: string) => {
     const params: unknown[] = [after, BATCH];
     if ("digests" in scope) params.push(scope.digests);
     else if ("expiredAt" in scope) params.push(scope.expiredAt);
-    const { rows } = await q.query<{
+    return q.query<{
       image_digest: string;
       repository: string | null;
       scanned_at: Date | null;
@@ -61,26 +62,50 @@ export async function evaluateImages(
        ORDER BY s.image_digest LIMIT $2`,
       params,
     );
-    if (rows.length === 0) break;
-    const batch = rows.map((row) => ({
-      imageDigest: row.image_digest,
-      before: { isCompliant: row.is_compliant, status: row.status },
-      verdict: evaluateCompliance(
-        {
-          imageDigest: row.image_digest,
-          repository: row.repository,
-          scannedAt: row.scanned_at,
-          findings: row.evaluation_input === null ? [] : parseEvaluationInput(row.evaluation_input),
-        },
-        policy.rules,
-        exceptions,
-        now,
-      ),
-    }));
-    await visit(batch);
-    total += batch.length;
-    after = rows[rows.length - 1]!.image_digest;
-    if (rows.length < BATCH) break;
+  };
+  let total = 0;
+  // Pipelined: the next batch's SELECT is sent before this batch's visit (the UPDATE), so PostgreSQL writes batch N
+  // while this process evaluates batch N+1. The batches are disjoint key ranges, so the order is still correct.
+  let pendingVisit: Promise<void> | null = null;
+  let nextRows = select("");
+  // A rejected SELECT is awaited later; mark it handled now so it cannot crash the process as unhandled.
+  nextRows.catch(() => undefined);
+  try {
+    for (;;) {
+      const { rows } = await nextRows;
+      if (rows.length === 0) break;
+      const batch = rows.map((row) => ({
+        imageDigest: row.image_digest,
+        before: { isCompliant: row.is_compliant, status: row.status },
+        verdict: evaluateCompliance(
+          {
+            imageDigest: row.image_digest,
+            repository: row.repository,
+            scannedAt: row.scanned_at,
+            findings: row.evaluation_input === null ? [] : parseEvaluationInput(row.evaluation_input),
+          },
+          policy.rules,
+          exceptions,
+          now,
+        ),
+      }));
+      total += batch.length;
+      const more = rows.length === BATCH;
+      if (more) {
+        nextRows = select(rows[rows.length - 1]!.image_digest);
+        nextRows.catch(() => undefined);
+      }
+      if (pendingVisit) await pendingVisit;
+      pendingVisit = visit(batch);
+      // Observe a failure now; it is rethrown by the await below or at the end.
+      pendingVisit.catch(() => undefined);
+      if (!more) break;
+    }
+    if (pendingVisit) await pendingVisit;
+  } catch (error) {
+    // Let every query already sent settle before the caller rolls back the transaction.
+    await Promise.allSettled([nextRows, pendingVisit ?? Promise.resolve()]);
+    throw error;
   }
   return total;
 }
@@ -98,6 +123,7 @@ export async function reevaluateImages(
 ): Promise<ReevaluationResult> {
   const started = performance.now();
   const changed: string[] = [];
+  let verdictsChanged = 0;
   const evaluated = await evaluateImages(q, scope, policy, exceptions, now, async (batch) => {
     const { rows } = await q.query<{ image_digest: string }>(
       `UPDATE image_scans AS s SET
@@ -106,6 +132,9 @@ export async function reevaluateImages(
        FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[])
          AS u(image_digest, is_compliant, status, reasons, valid_until)
        WHERE s.image_digest = u.image_digest
+         -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
+         -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
+         AND s.image_digest BETWEEN $8 AND $9
        RETURNING s.image_digest`,
       [
         batch.map((b) => b.imageDigest),
@@ -115,14 +144,20 @@ export async function reevaluateImages(
         batch.map((b) => b.verdict.validUntil),
         policy.version,
         now,
+        batch[0]!.imageDigest,
+        batch[batch.length - 1]!.imageDigest,
       ],
     );
     const updated = new Set(rows.map((r) => r.image_digest));
-    for (const b of batch) if (updated.has(b.imageDigest)) changed.push(b.imageDigest);
+    for (const b of batch) {
+      if (!updated.has(b.imageDigest)) continue;
+      changed.push(b.imageDigest);
+      if (b.before.isCompliant !== b.verdict.isCompliant || b.before.status !== b.verdict.status) verdictsChanged++;
+    }
   });
   // Every updated row may answer differently (reasons, policy version): tell every replica's cache.
   if ("all" in scope && changed.length > 1000) await notifyVerdictsChanged(q, "*");
   else await notifyVerdictsChanged(q, changed);
   publishReevaluation({ scope: "all" in scope ? "all" : "digests" in scope ? "digests" : "expired", seconds: (performance.now() - started) / 1000, evaluated });
-  return { evaluated, changed };
+  return { evaluated, changed, verdictsChanged };
 }
