@@ -244,6 +244,12 @@ export function decodeTrivyOperatorReport(json: unknown): DecodedReport {
         "resources per request, or send the operator's webhook to /v1/integrations/trivy-operator.",
     );
   }
+  return combineImageReports(reports);
+}
+
+/** Several resources of one image → one report: all findings, the latest scan time, every name. */
+export function combineImageReports(reports: readonly DecodedReport[]): DecodedReport {
+  const first = reports[0]!;
   const infos = new VulnerabilityInfoCollector();
   for (const r of reports) for (const info of r.vulnerabilities) infos.add(info);
   const latest = reports.reduce((a, b) => ((b.scannedAt?.getTime() ?? 0) > (a.scannedAt?.getTime() ?? 0) ? b : a));

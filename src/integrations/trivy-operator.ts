@@ -22,7 +22,7 @@ import { invalid } from "../domain/errors";
 import { parseImageReference } from "../domain/image-reference";
 import type { DecodedReport } from "../domain/report";
 import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
-import { VulnerabilityInfoCollector } from "../formats/shared";
+import { combineImageReports } from "../formats/trivy-operator";
 import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
 import { canonicalJson } from "./ecr/import-image";
 
@@ -103,7 +103,7 @@ async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Recei
   const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
   return ingestReport(
     { pool: deps.pool, clock: deps.clock, changes: deps.changes },
-    { bytes, report: combine(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
+    { bytes, report: combineImageReports(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
   );
 }
 
@@ -132,24 +132,6 @@ async function latestStoredResources(pool: Pool, digest: string): Promise<Array<
     }
   }
   return found;
-}
-
-/** Several resources of one digest → one report: all findings, the latest scan time, every name. */
-function combine(reports: DecodedReport[]): DecodedReport {
-  const first = reports[0]!;
-  const infos = new VulnerabilityInfoCollector();
-  for (const r of reports) for (const info of r.vulnerabilities) infos.add(info);
-  const latest = reports.reduce((a, b) => ((b.scannedAt?.getTime() ?? 0) > (a.scannedAt?.getTime() ?? 0) ? b : a));
-  return {
-    ...first,
-    scannedAt: latest.scannedAt,
-    osFamily: reports.find((r) => r.osFamily)?.osFamily ?? null,
-    osName: reports.find((r) => r.osName)?.osName ?? null,
-    repoDigests: [...new Set(reports.flatMap((r) => r.repoDigests))],
-    repoTags: [...new Set(reports.flatMap((r) => r.repoTags))],
-    findings: reports.flatMap((r) => r.findings),
-    vulnerabilities: infos.list(),
-  };
 }
 
 let queue: Promise<unknown> = Promise.resolve();
