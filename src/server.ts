@@ -42,6 +42,8 @@ export interface StartOptions {
   clock?: () => Date;
   /** Print a generated admin token on a first start with none (the CLI does; tests do not). */
   announceToken?: (token: string) => void;
+  /** The caller drains and calls close() on SIGTERM/SIGINT (serve does): the embedded database must not stop first. */
+  handlesShutdownSignals?: boolean;
 }
 
 /** Retries until the database answers, logging why: the service may start before its database does. */
@@ -65,7 +67,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   let embedded: EmbeddedDatabase | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    embedded = await startEmbeddedPostgres(config.dataDir, logger, { signalsHandledByCaller: options.handlesShutdownSignals });
     databaseUrl = embedded.url;
   }
   const db = openDatabase({ url: databaseUrl, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs });

