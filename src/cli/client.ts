@@ -83,3 +83,19 @@ export async function callApi<T = unknown>(
 export function output(opts: { json?: boolean }, value: unknown, human: () => string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
+
+/** The instant `--expires-in` (`90d`, `12h`, `2w`, `30m`, `45s`) names from now, as ISO 8601. */
+export function expiryFromDuration(text: string): string {
+  const m = /^\s*(\d+)\s*([smhdw])\s*$/i.exec(text);
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new CliError(`--expires-in must be a duration such as 90d, 12h, 2w or 30m (got ${JSON.stringify(text)})`);
+  return new Date(Date.now() + ms).toISOString();
+}
+
+/** Rows as columns padded to their widest cell (the first row is the header). */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { callApi, clientOptions, CliError, output, withConnectionOptions } from "../client";
+import { callApi, clientOptions, CliError, expiryFromDuration, output, table, withConnectionOptions } from "../client";
 
 interface ExceptionAnswer {
   id: string;
@@ -19,24 +19,9 @@ interface ExceptionAnswer {
 
 type ConnectionFlags = { url?: string; token?: string; json?: boolean };
 
-const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
-
-/** `30d`, `12h`, `2w`, `90m` → an instant that far from now. */
-export function expiryFromDuration(text: string, now = Date.now()): string {
-  const m = /^\s*(\d+)\s*([mhdw])\s*$/i.exec(text);
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]! : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new CliError(`--expires-in must be a duration such as 30d, 12h, 2w or 90m (got ${JSON.stringify(text)})`);
-  return new Date(now + ms).toISOString();
-}
-
 function scope(e: ExceptionAnswer): string {
   if (e.image_digest && e.repository) return `${e.repository} @ ${e.image_digest}`;
   return e.image_digest ?? e.repository ?? "everywhere";
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
 function describe(e: ExceptionAnswer): string {

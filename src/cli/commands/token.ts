@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { callApi, clientOptions, CliError, output, withConnectionOptions } from "../client";
+import { callApi, clientOptions, expiryFromDuration, output, table, withConnectionOptions } from "../client";
 
 interface TokenAnswer {
   id: string;
@@ -13,25 +13,10 @@ interface TokenAnswer {
   token?: string;
 }
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
-
-/** `90d`, `12h`, `2w`, `30m`, `45s` → milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+)\s*([smhdw])\s*$/i.exec(text);
-  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]! : NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new CliError(`--expires-in must be a duration such as 90d, 12h, 2w or 30m (got ${JSON.stringify(text)})`);
-  return ms;
-}
-
 function state(t: TokenAnswer): string {
   if (t.revoked_at) return "revoked";
   if (t.expires_at && Date.parse(t.expires_at) <= Date.now()) return "expired";
   return "active";
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
 
 /** `scan-registry token create|list|revoke`: token administration through the HTTP API (an admin token is needed). */
@@ -48,7 +33,7 @@ export function register(program: Command): void {
       .option("--json", "print the API answer as JSON"),
   ).action(async (opts: { name: string; scopes: string; expiresIn?: string; json?: boolean; url?: string; token?: string }) => {
     const scopes = opts.scopes.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    const expiresAt = opts.expiresIn ? new Date(Date.now() + parseDuration(opts.expiresIn)).toISOString() : undefined;
+    const expiresAt = opts.expiresIn ? expiryFromDuration(opts.expiresIn) : undefined;
     const { body } = await callApi<TokenAnswer>(clientOptions(opts), "POST", "/v1/tokens", { name: opts.name, scopes, ...(expiresAt ? { expires_at: expiresAt } : {}) });
     output(opts, body, () =>
       [
