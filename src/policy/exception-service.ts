@@ -83,22 +83,38 @@ export class ExceptionService {
   }
 
   async create(input: NewException): Promise<ExceptionRow & ReevaluationOutcome> {
+    const { rows, ...outcome } = await this.createAll([input]);
+    return { ...rows[0]!, ...outcome };
+  }
+
+  /**
+   * Grants several exceptions in one transaction (the dashboard's form grants one per chosen vulnerability ID): all
+   * are stored or none, and the images any of them can affect are re-evaluated once.
+   */
+  async createAll(inputs: readonly NewException[]): Promise<{ rows: ExceptionRow[] } & ReevaluationOutcome> {
     const now = this.clock();
-    if (input.expiresAt !== null && input.expiresAt.getTime() <= now.getTime())
-      throw invalid("invalid_request", "The request body is invalid.", [
-        { path: "body.expires_at", message: `must be in the future (now is ${now.toISOString()})` },
-      ]);
+    for (const input of inputs)
+      if (input.expiresAt !== null && input.expiresAt.getTime() <= now.getTime())
+        throw invalid("invalid_request", "The request body is invalid.", [
+          { path: "body.expires_at", message: `must be in the future (now is ${now.toISOString()})` },
+        ]);
     return inTransaction(this.pool, async (tx) => {
       await lockPolicyExclusively(tx);
-      const { rows } = await tx.query<ExceptionRow>(
-        `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, created_at, expires_at)
-         VALUES ($2, $3, $4, $5, $6, $1, $7) RETURNING ${COLUMNS("$1")}`,
-        [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt],
-      );
-      const row = rows[0]!;
-      const outcome = await reevaluateCounting(tx, { digests: await affectedImages(tx, row) }, now);
-      await notifyPolicyChanged(tx, `exception:${row.id}`);
-      return { ...row, ...outcome };
+      const rows: ExceptionRow[] = [];
+      const digests = new Set<string>();
+      for (const input of inputs) {
+        const inserted = await tx.query<ExceptionRow>(
+          `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, created_at, expires_at)
+           VALUES ($2, $3, $4, $5, $6, $1, $7) RETURNING ${COLUMNS("$1")}`,
+          [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt],
+        );
+        const row = inserted.rows[0]!;
+        rows.push(row);
+        for (const digest of await affectedImages(tx, row)) digests.add(digest);
+      }
+      const outcome = await reevaluateCounting(tx, { digests: [...digests] }, now);
+      await notifyPolicyChanged(tx, `exception:${rows.map((r) => r.id).join(",")}`);
+      return { rows, ...outcome };
     });
   }
 

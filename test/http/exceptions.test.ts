@@ -1,3 +1,4 @@
+import { ExceptionService } from "../../src/policy/exception-service";
 import { readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
@@ -176,6 +177,30 @@ describe("when exceptions are listed", () => {
     const bad = await app.http.get("/v1/exceptions?state=old").set(admin());
     expect(bad.status).toBe(422);
     expect(bad.body.errors[0].path).toBe("query.state");
+  });
+});
+
+describe("when several exceptions are granted together (the dashboard's grant form)", () => {
+  test("then they are stored in one transaction: if the database refuses one, none is stored", async () => {
+    const service = new ExceptionService(app.database.db.pool, () => new Date());
+    const base = { repository: null, imageDigest: null, expiresAt: null, createdBy: "test" };
+    const stored = async () =>
+      (await app.database.db.pool.query("SELECT count(*)::int AS n FROM policy_exceptions WHERE vulnerability_id LIKE 'CVE-2099-%'")).rows[0].n;
+    // PostgreSQL text cannot hold a NUL character, so the second INSERT fails after the first succeeded.
+    await expect(
+      service.createAll([
+        { ...base, vulnerabilityId: "CVE-2099-0001", reason: "fine" },
+        { ...base, vulnerabilityId: "CVE-2099-0002", reason: "nul \u0000 byte" },
+      ]),
+    ).rejects.toThrow();
+    expect(await stored()).toBe(0);
+    const both = await service.createAll([
+      { ...base, vulnerabilityId: "CVE-2099-0001", reason: "fine" },
+      { ...base, vulnerabilityId: "CVE-2099-0002", reason: "fine" },
+    ]);
+    expect(both.rows.map((r) => r.vulnerability_id)).toEqual(["CVE-2099-0001", "CVE-2099-0002"]);
+    expect(both).toMatchObject({ reevaluated: 0, changed: 0 });
+    expect(await stored()).toBe(2);
   });
 });
 

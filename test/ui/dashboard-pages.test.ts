@@ -216,3 +216,26 @@ test("when a policy change is previewed, then the images that would change are s
   expect(await versions()).toBe(2);
   expect((await admin.get(`/ui/images/${juiceDigest}`)).text).toMatch(/verdict-compliant/);
 });
+
+test("when several vulnerabilities are chosen in one grant, then they are stored together and the notice counts them", async () => {
+  const res = await admin.post(`/ui/images/${HOSTILE}/exceptions`, {
+    _csrf: await admin.csrf(),
+    vulnerability_id: "CVE-2098-0001",
+    other_vulnerability_id: "CVE-2098-0002, CVE-2098-0003",
+    scope: "image",
+    reason: "Batch grant",
+    expires_on: "2099-01-31",
+  });
+  expect(res.status).toBe(303);
+  expect((await admin.get(res.location!)).text).toContain("Exception granted for 3 vulnerabilities");
+  const { rows } = await app.database.db.pool.query(
+    "SELECT vulnerability_id, image_digest, created_at FROM policy_exceptions WHERE vulnerability_id LIKE 'CVE-2098-%' ORDER BY vulnerability_id",
+  );
+  expect(rows.map((r) => [r.vulnerability_id, r.image_digest])).toEqual([
+    ["CVE-2098-0001", HOSTILE],
+    ["CVE-2098-0002", HOSTILE],
+    ["CVE-2098-0003", HOSTILE],
+  ]);
+  // One transaction: one grant time for all of them.
+  expect(new Set(rows.map((r) => r.created_at.getTime())).size).toBe(1);
+});

@@ -128,15 +128,15 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
 }
 
 /**
- * Grants each exception through the same use case as POST /v1/exceptions (each re-evaluates what it affects).
- * A refusal by the use case (an expiry already past) comes back as form errors rather than an error page.
+ * Grants the exceptions through the same use case as POST /v1/exceptions, all in one transaction (all or none, the
+ * affected images re-evaluated once). A refusal by the use case (an expiry already past) comes back as form errors
+ * rather than an error page.
  */
 export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[], by: string): Promise<FieldError[] | null> {
   try {
-    for (const g of grants) {
-      const created = await ui.exceptions.create({ ...g, createdBy: by });
-      ui.deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
-    }
+    const created = await ui.exceptions.createAll(grants.map((g) => ({ ...g, createdBy: by })));
+    for (const row of created.rows)
+      ui.deps.logger.info({ exception: row.id, vulnerability: row.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
   } catch (error) {
     if (error instanceof DomainError && error.kind === "invalid")
       return (error.errors?.length ? error.errors : [{ path: "", message: error.message }]).map((e) => ({
