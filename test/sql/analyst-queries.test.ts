@@ -5,13 +5,13 @@
  * DBA snippets (`-- dba:`) run as the database owner inside a transaction that is rolled back. The table reference
  * must name every table, view and column of the schema.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Pool } from "pg";
+import type { Pool } from "pg";
 import { readFixture, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { createAnalystLogin, type AnalystLogin } from "./support/analyst-login";
 
 const DOC = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
 const blocks = [...DOC.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -37,9 +37,8 @@ const queries: NamedQuery[] = blocks
 const dbaSnippets = blocks.filter((b) => /^-- dba: /m.test(b));
 
 let app: TestApp;
+let analystLogin: AnalystLogin;
 let analyst: Pool;
-const login = `analyst_q_${crypto.randomBytes(4).toString("hex")}`;
-const password = crypto.randomBytes(12).toString("hex");
 const juiceDigest = (readFixtureJson("juice-shop-v10.2.0.json").Metadata.RepoDigests[0] as string).split("@")[1]!;
 
 /** Fixture → where it was "pushed": a digest made up for it (juice-shop has its own) and an image reference. */
@@ -86,17 +85,12 @@ beforeAll(async () => {
   await lookUpEverything("staging");
   await app.flushDecisions();
 
-  await app.database.db.pool.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}' IN ROLE scan_analyst`);
-  const url = new URL(app.database.url);
-  url.username = login;
-  url.password = password;
-  analyst = new Pool({ connectionString: url.toString(), max: 2 });
+  analystLogin = await createAnalystLogin(app, "analyst_q");
+  analyst = analystLogin.pool;
 });
 
 afterAll(async () => {
-  await analyst?.end();
-  // Roles belong to the whole server: drop the login while the service's pool is still open.
-  await app.database.db.pool.query(`DROP ROLE IF EXISTS ${login}`);
+  await analystLogin?.close();
   await app.close();
 });
 

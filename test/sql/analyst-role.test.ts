@@ -3,18 +3,17 @@
  * to a database the service has filled through its HTTP API, and reads — but never token hashes or sessions, and never
  * writes.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Pool } from "pg";
+import type { Pool } from "pg";
 import { readFixture } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { createAnalystLogin, type AnalystLogin } from "./support/analyst-login";
 
 let app: TestApp;
+let analystLogin: AnalystLogin;
 let analyst: Pool;
-const login = `analyst_${crypto.randomBytes(4).toString("hex")}`;
-const password = crypto.randomBytes(12).toString("hex");
 const digest = fakeDigest("analyst-role");
 
 /** Tables and views analysts may not read as a whole, and why. Anything else in the schema must be readable. */
@@ -33,18 +32,12 @@ beforeAll(async () => {
     .expect(201);
   await app.http.get(`/v1/images/${digest}/compliance`).query({ namespace: "prod" }).set({ Authorization: `Bearer ${app.adminToken}` }).expect(200);
   await app.flushDecisions();
-  await app.database.db.pool.query(`CREATE ROLE ${login} LOGIN PASSWORD '${password}'`);
-  await app.database.db.pool.query(`GRANT scan_analyst TO ${login}`);
-  const url = new URL(app.database.url);
-  url.username = login;
-  url.password = password;
-  analyst = new Pool({ connectionString: url.toString(), max: 2 });
+  analystLogin = await createAnalystLogin(app, "analyst");
+  analyst = analystLogin.pool;
 });
 
 afterAll(async () => {
-  await analyst?.end();
-  // Roles belong to the whole server: drop the login while the service's pool is still open.
-  await app.database.db.pool.query(`DROP ROLE IF EXISTS ${login}`);
+  await analystLogin?.close();
   await app.close();
 });
 
@@ -60,7 +53,7 @@ const deniedCode = async (sql: string, params: unknown[] = []): Promise<string |
 test("when an analyst login runs the guide's query, then it answers exactly one row, the current verdict", async () => {
   const { rows } = await analyst.query("SELECT is_compliant FROM image_scans WHERE image_digest = $1", [digest]);
   expect(rows).toEqual([{ is_compliant: true }]);
-  expect((await analyst.query("SELECT current_user AS u")).rows[0].u).toBe(login);
+  expect((await analyst.query("SELECT current_user AS u")).rows[0].u).toBe(analystLogin.login);
 });
 
 test("when an analyst reads image_scans, findings, current_findings and the other tables, then rows come back", async () => {
