@@ -66,3 +66,35 @@ test("when a vulnerability is asked for, then every image that has it now is lis
   expect(res.body.images.map((i: { image_digest: string }) => i.image_digest)).toContain(centos);
   expect((await app.http.get("/v1/vulnerabilities/CVE-0000-00000").set(auth())).status).toBe(404);
 });
+
+test("when an image's findings are read page by page, then the pages join up to the whole list", async () => {
+  const all = await app.http.get(`/v1/images/${juiceDigest}/findings`).query({ limit: 5000 }).set(auth());
+  expect(all.status).toBe(200);
+  expect(all.body.next_cursor).toBeNull();
+  expect(all.body.items.length).toBeGreaterThan(20);
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { body: { items: Array<{ id: string }>; next_cursor: string | null } } = await app.http
+      .get(`/v1/images/${juiceDigest}/findings`)
+      .query(cursor ? { limit: 7, cursor } : { limit: 7 })
+      .set(auth());
+    seen.push(...page.body.items.map((i) => i.id));
+    cursor = page.body.next_cursor;
+  } while (cursor);
+  expect(seen).toEqual(all.body.items.map((i: { id: string }) => i.id));
+});
+
+test("when an exception covers a vulnerability of one image, then that image's findings of it are marked excepted, and only those", async () => {
+  const critical = await app.http.get(`/v1/images/${juiceDigest}/findings`).query({ severity: "CRITICAL", kind: "vulnerability" }).set(auth());
+  const id = critical.body.items[0].vulnerability_id as string;
+  const granted = await app.http
+    .post("/v1/exceptions")
+    .set(auth())
+    .send({ vulnerability_id: id, image_digest: juiceDigest, reason: "reading test" });
+  expect(granted.status).toBe(201);
+  const after = await app.http.get(`/v1/images/${juiceDigest}/findings`).query({ severity: "CRITICAL", kind: "vulnerability" }).set(auth());
+  const items = after.body.items as Array<{ vulnerability_id: string; excepted: boolean }>;
+  expect(items.filter((i) => i.excepted).length).toBeGreaterThan(0);
+  for (const i of items) expect(i.excepted).toBe(i.vulnerability_id === id);
+});
