@@ -53,7 +53,7 @@ export interface FindingRow {
   excepted: boolean;
 }
 
-/** The findings of an image's current report, with whether an exception in force covers each. */
+/** The findings of an image's current report (the current_findings view), with whether an exception in force covers each. */
 export async function listCurrentFindings(
   q: Queryable,
   digest: string,
@@ -72,22 +72,16 @@ export async function listCurrentFindings(
   if (filter.fixable !== undefined) where.push(filter.fixable ? "coalesce(f.fixed_version, '') <> ''" : "coalesce(f.fixed_version, '') = ''");
   if (filter.afterId) {
     params.push(filter.afterId);
-    where.push(`f.id > $${params.length}::bigint`);
+    where.push(`f.finding_id > $${params.length}::bigint`);
   }
   params.push(filter.limit);
   const { rows } = await q.query<FindingRow>(
-    `SELECT f.id::text AS id, f.kind, f.vulnerability_id, f.pkg_name, f.installed_version, f.fixed_version, f.status,
-       f.severity, f.target, f.class, f.pkg_type, f.purl, v.title,
-       EXISTS (SELECT 1 FROM policy_exceptions e
-               WHERE e.vulnerability_id = f.vulnerability_id AND e.revoked_at IS NULL
-                 AND (e.expires_at IS NULL OR e.expires_at > now())
-                 AND (e.image_digest IS NULL OR e.image_digest = s.image_digest)
-                 AND (e.repository IS NULL OR s.repository ~ repository_glob_regex(e.repository))) AS excepted
-     FROM image_scans s
-     JOIN findings f ON f.report_id = s.latest_report_id
+    `SELECT f.finding_id::text AS id, f.kind, f.vulnerability_id, f.pkg_name, f.installed_version, f.fixed_version,
+       f.status, f.severity, f.target, f.class, f.pkg_type, f.purl, v.title, f.excepted
+     FROM current_findings f
      LEFT JOIN vulnerabilities v ON v.id = f.vulnerability_id
-     WHERE s.image_digest = $1 ${where.map((w) => `AND ${w}`).join(" ")}
-     ORDER BY f.id LIMIT $${params.length}`,
+     WHERE f.image_digest = $1 ${where.map((w) => `AND ${w}`).join(" ")}
+     ORDER BY f.finding_id LIMIT $${params.length}`,
     params,
   );
   return rows;
