@@ -70,8 +70,7 @@ function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Dat
 }
 
 function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
-  const json = JSON.stringify(answer);
-  return { answer, json, bytes: Buffer.from(json), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
+  return { answer, bytes: Buffer.from(JSON.stringify(answer)), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
 }
 
 /**

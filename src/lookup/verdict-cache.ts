@@ -1,7 +1,6 @@
 /** A compliance answer ready to send: the object and its serialised JSON. */
 export interface CachedAnswer {
   answer: ComplianceAnswer;
-  json: string;
   /** The JSON as UTF-8 bytes, sent as is by every lookup that hits the cache. */
   bytes: Buffer;
   /** The verdict stops holding at this instant (exception expiry, scan age); null = until invalidated. */
