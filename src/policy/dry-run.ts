@@ -60,21 +60,13 @@ export async function dryRunPolicy(
         if (changes.length < maxChanges)
           changes.push({
             imageDigest: b.imageDigest,
-            repository: null,
+            repository: b.repository,
             from,
             to: { isCompliant: b.verdict.isCompliant, status: b.verdict.status, reasons: b.verdict.reasons },
           });
       }
     });
 
-    if (changes.length > 0) {
-      const { rows } = await tx.query<{ image_digest: string; repository: string | null }>(
-        "SELECT image_digest, repository FROM image_scans WHERE image_digest = ANY($1::text[])",
-        [changes.map((c) => c.imageDigest)],
-      );
-      const repositories = new Map(rows.map((r) => [r.image_digest, r.repository]));
-      for (const c of changes) c.repository = repositories.get(c.imageDigest) ?? null;
-    }
     return { comparedWithVersion: active.version, evaluated, changed, changes, truncated: changed > changes.length };
   });
 }

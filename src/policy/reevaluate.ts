@@ -20,6 +20,7 @@ export interface ReevaluationResult {
 
 export interface EvaluatedImage {
   imageDigest: string;
+  repository: string | null;
   before: { isCompliant: boolean; status: Verdict["status"] };
   verdict: Verdict;
 }
@@ -76,6 +77,7 @@ export async function evaluateImages(
       if (rows.length === 0) break;
       const batch = rows.map((row) => ({
         imageDigest: row.image_digest,
+        repository: row.repository,
         before: { isCompliant: row.is_compliant, status: row.status },
         verdict: evaluateCompliance(
           {
