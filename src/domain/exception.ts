@@ -21,9 +21,9 @@ export function isInForce(rule: Pick<PolicyExceptionRule, "expiresAt">, now: Dat
 }
 
 /**
- * Whether the rule is in force at `now` and its scope covers the image; the vulnerability ID is matched per finding
- * (see `exceptionCovers`). Same predicate as the `current_findings` view: both scopes must hold when both are set,
- * and a repository glob never covers an image whose repository is unknown.
+ * Whether the rule is in force at `now` and its scope covers the image; the caller compares the vulnerability ID.
+ * Same predicate as the `current_findings` view: both scopes must hold when both are set, and a repository glob
+ * never covers an image whose repository is unknown.
  */
 export function exceptionApplies(rule: PolicyExceptionRule, image: ExceptionTarget, now: Date): boolean {
   if (!isInForce(rule, now)) return false;
@@ -31,9 +31,4 @@ export function exceptionApplies(rule: PolicyExceptionRule, image: ExceptionTarg
   if (rule.repository !== null && (image.repository === null || !repositoryMatchesGlob(image.repository, rule.repository)))
     return false;
   return true;
-}
-
-/** Whether the rule removes findings with this ID (CVE, secret rule or check ID, compared exactly) from the image. */
-export function exceptionCovers(rule: PolicyExceptionRule, image: ExceptionTarget, vulnerabilityId: string, now: Date): boolean {
-  return rule.vulnerabilityId === vulnerabilityId && exceptionApplies(rule, image, now);
 }
