@@ -1,6 +1,6 @@
 import { readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
-import { fakeDigest } from "../support/trivy-counts";
+import { fakeDigest, type RawCounts as Summary } from "../support/trivy-counts";
 
 /**
  * Soak: 200 concurrent clients mix uploads (racing on a few shared digests, scan times out of order) and lookups on
@@ -14,17 +14,6 @@ const DIGESTS = Array.from({ length: 24 }, (_, i) => fakeDigest(`soak-${i}`));
 const FIXTURES = ["alpine-310.json.golden", "debian-stretch.json.golden", "ubuntu-1804.json.golden", "centos-7.json.golden", "misconfigurations_and_secrets.json"];
 
 const soak = SECONDS > 0 ? describe : describe.skip;
-
-interface Summary {
-  critical: number;
-  high: number;
-  medium: number;
-  low: number;
-  unknown: number;
-  fixable: number;
-  secrets: number;
-  misconfigurations: number;
-}
 
 soak(`soak: ${CLIENTS} clients for ${SECONDS} s`, () => {
   let app: TestApp;
