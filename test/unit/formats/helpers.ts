@@ -50,7 +50,6 @@ export function countRawTrivy(json: any): Counts {
   return counts;
 }
 
-export const deepClone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 /** Runs `fn` and returns the error it throws (failing the test when it does not throw). */
 export function thrown(fn: () => unknown): any {
