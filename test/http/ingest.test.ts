@@ -118,7 +118,12 @@ describe("identity and storage", () => {
     const dup = await app.database.db.pool.query(
       "SELECT id FROM vulnerabilities GROUP BY id HAVING count(*) > 1",
     );
-    expect(dup.rowCount).toBe(0);
+    expect(dup.rowCount).toBe(0); // the primary key already forbids this; the next check is the one that can fail
+    const ids = await app.database.db.pool.query<{ stored: string; referenced: string }>(
+      "SELECT (SELECT count(*) FROM vulnerabilities) AS stored, (SELECT count(DISTINCT vulnerability_id) FROM findings) AS referenced",
+    );
+    expect(Number(ids.rows[0]!.referenced)).toBeGreaterThan(0);
+    expect(ids.rows[0]!.stored).toBe(ids.rows[0]!.referenced);
     const cols = await app.database.db.pool.query(
       "SELECT column_name FROM information_schema.columns WHERE table_name = 'findings' AND column_name IN ('title', 'description')",
     );
