@@ -152,3 +152,11 @@ test("when signing out, then the session is deleted and its cookie no longer ope
   const replay = await fetch(`${app.service.url}/ui/`, { redirect: "manual", headers: { cookie } });
   expect(replay.status).toBe(303);
 });
+
+test("when the session cookie is not valid percent-encoding, then it counts as no session (sign-in), not a server error", async () => {
+  const res = await fetch(`${app.service.url}/ui/`, { redirect: "manual", headers: { cookie: "sr_ui_session=%E0%A4%A" } });
+  expect(res.status).toBe(303);
+  expect(res.headers.get("location")).toBe(`/ui/login?next=${encodeURIComponent("/ui/")}`);
+  const login = await fetch(`${app.service.url}/ui/login`, { redirect: "manual", headers: { cookie: "sr_ui_login=%ZZ" } });
+  expect(login.status).toBe(200);
+});
