@@ -148,6 +148,7 @@ export class ComplianceLookup {
   private async load(digest: string, now: Date): Promise<CachedAnswer> {
     const generation = this.deps.cache.generation;
     const nowMs = now.getTime();
+    this.deps.cache.misses++;
     let row = await findImageScan(this.deps.pool, digest);
     if (row && row.valid_until && row.valid_until.getTime() <= nowMs) row = await this.reevaluate(digest, now);
     const result = row

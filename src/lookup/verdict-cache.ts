@@ -31,6 +31,10 @@ export class VerdictCache {
   /** Off while change notifications cannot be heard (listener disconnected): every lookup then reads the database. */
   enabled = false;
   hits = 0;
+  /**
+   * Lookups that read the database. Counted by the loader (ComplianceLookup), not by get(): the lookup fast path
+   * probes the cache before Express does, and a miss there is looked up again by the Express route.
+   */
   misses = 0;
 
   constructor(
@@ -46,7 +50,6 @@ export class VerdictCache {
     const entry = this.enabled ? this.entries.get(digest) : undefined;
     if (!entry || (entry.validUntil !== null && entry.validUntil <= nowMs) || nowMs - entry.loadedAt > this.maxAgeMs) {
       if (entry) this.entries.delete(digest);
-      this.misses++;
       return null;
     }
     this.hits++;
