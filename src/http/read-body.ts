@@ -6,13 +6,17 @@ import { assertJsonDepth, MAX_JSON_DEPTH } from "./hardening";
 /**
  * Reads a request body into one Buffer, decoding gzip/deflate, and refuses it (413) as soon as either the bytes on
  * the wire or the decoded bytes pass `limit`: counted while streaming, so an oversized or gzip-bomb upload is never
- * held in memory whole.
+ * held in memory whole. `limitSetting` names the variable that sets `limit` (MAX_REPORT_BYTES), if one does.
  */
-export async function readBody(req: Request, limit: number): Promise<Buffer> {
+export async function readBody(req: Request, limit: number, limitSetting?: string): Promise<Buffer> {
   const tooLarge = () =>
-    new DomainError("too_large", "payload_too_large", `The report is larger than the limit of ${limit} bytes (MAX_REPORT_BYTES).`, undefined, {
-      limit_bytes: limit,
-    });
+    new DomainError(
+      "too_large",
+      "payload_too_large",
+      `The request body is larger than the limit of ${limit} bytes${limitSetting ? ` (${limitSetting})` : ""}.`,
+      undefined,
+      { limit_bytes: limit },
+    );
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();

@@ -67,6 +67,10 @@ describe("body limits", () => {
       duplex: "half",
     } as RequestInit);
     expect(res.status).toBe(413);
+    // The token body's own limit, which no setting changes: the answer must not point at MAX_REPORT_BYTES.
+    const answer = (await res.json()) as { code: string; detail: string; limit_bytes: number };
+    expect(answer).toMatchObject({ code: "payload_too_large", limit_bytes: expect.any(Number) });
+    expect(answer.detail).not.toMatch(/MAX_REPORT_BYTES|report/);
   });
 
   test("when a gzip bomb is sent as a report, then 413 once the decoded size passes MAX_REPORT_BYTES", async () => {
@@ -76,6 +80,7 @@ describe("body limits", () => {
       expect(bomb.length).toBeLessThan(MB);
       const res = await postBytes(small.service.url, "/v1/reports", bomb, { ...admin, "Content-Encoding": "gzip", "Content-Type": "application/json" });
       expect(res.status).toBe(413);
+      expect(res.body).toMatchObject({ code: "payload_too_large", limit_bytes: MB, detail: expect.stringContaining("(MAX_REPORT_BYTES)") });
     } finally {
       await small.close();
     }

@@ -39,7 +39,7 @@ export function reportsRouter(deps: AppDependencies): Router {
 
   router.post("/v1/reports", requireScope(deps.authenticate, "reports:write"), async (req: Request, res: Response) => {
     const query = parseOr422(uploadQuerySchema, req.query, "query");
-    const bytes = await readBody(req, deps.config.maxReportBytes);
+    const bytes = await readBody(req, deps.config.maxReportBytes, "MAX_REPORT_BYTES");
     const json = parseJson(bytes, Infinity);
     const report = decodeReport(json, { format: query.format });
     const result = await ingestReport(
