@@ -2,7 +2,7 @@ import type { Pool } from "pg";
 import { findImageScan, type ImageScanRow } from "../db/image-scan-repository";
 import { inTransaction, POLICY_LOCK_ID } from "../db/queryable";
 import { badRequest } from "../domain/errors";
-import { summaryReason } from "../domain/evaluate-compliance";
+import { evaluateCompliance, summaryReason } from "../domain/evaluate-compliance";
 import { formatImageReference, isDigest, parseImageReference } from "../domain/image-reference";
 import type { PolicyVersion } from "../domain/policy";
 import type { Reason, Verdict } from "../domain/verdict";
@@ -51,17 +51,15 @@ function toAnswer(row: ImageScanRow): ComplianceAnswer {
   };
 }
 
+/** The answer for a digest with no report: the evaluator's own unscanned verdict under the policy in force. */
 function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Date): ComplianceAnswer {
-  const allowed = policy.rules.unscanned === "allow";
-  const reason: Reason = allowed
-    ? { code: "unscanned_allowed", message: "no scan report for this image; the policy allows unscanned images" }
-    : { code: "not_scanned", message: "no scan report for this image" };
+  const verdict = evaluateCompliance({ imageDigest: digest ?? "", repository: null, scannedAt: null, findings: [] }, policy.rules, [], now);
   return {
     image_digest: digest,
-    is_compliant: allowed,
-    status: "not_scanned",
-    reason: reason.message,
-    reasons: [reason],
+    is_compliant: verdict.isCompliant,
+    status: verdict.status,
+    reason: summaryReason(verdict),
+    reasons: verdict.reasons,
     repository: null,
     scanned_at: null,
     evaluated_at: now.toISOString(),
