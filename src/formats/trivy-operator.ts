@@ -219,7 +219,7 @@ export function decodeOperatorPayload(json: unknown): { verb: string | null; rep
 }
 
 /** Where resource `index` sits in the uploaded document, so shape errors point into the original body. */
-function resourcePath(json: unknown, index: number): string {
+export function resourcePath(json: unknown, index: number): string {
   const enveloped = isObject(json) && "operatorObject" in json;
   const inner = enveloped ? (json as Record<string, unknown>).operatorObject : json;
   return [enveloped ? "operatorObject" : "", isList(inner) ? `items.${index}` : ""].filter(Boolean).join(".");

@@ -22,7 +22,7 @@ import { invalid } from "../domain/errors";
 import { parseImageReference } from "../domain/image-reference";
 import type { DecodedReport } from "../domain/report";
 import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
-import { combineImageReports } from "../formats/trivy-operator";
+import { combineImageReports, resourcePath } from "../formats/trivy-operator";
 import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
 import { canonicalJson } from "./ecr/import-image";
 
@@ -54,7 +54,7 @@ export async function receiveOperatorWebhook(
   request: { json: unknown; uploadedBy?: string | undefined },
 ): Promise<OperatorWebhookOutcome> {
   const { verb, resources } = unwrapOperatorPayload(request.json);
-  const received = resources.map((resource, i) => identify(deps.logger, resource, resources.length > 1 ? `items.${i}` : ""));
+  const received = resources.map((resource, i) => identify(deps.logger, resource, resourcePath(request.json, i)));
 
   if ((verb ?? "").toLowerCase() === "delete") {
     const deleted = [];

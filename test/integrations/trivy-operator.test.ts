@@ -87,6 +87,17 @@ test("when the resource has no report.artifact.digest, then 422 missing_digest, 
   expect(warning?.resource).toBe("VulnerabilityReport default/replicaset-nginx-deployment-965685897-nginx");
 });
 
+test("when the digest is missing inside the webhook envelope or a one-item List, then the error path points into the body as sent", async () => {
+  const before = await database.rowCounts();
+  const enveloped = await webhook({ verb: "update", operatorObject: vulnerabilityReport(null) });
+  expect(enveloped.status).toBe(422);
+  expect(enveloped.body.errors).toEqual([{ path: "operatorObject.report.artifact.digest", message: "required" }]);
+  const listed = await webhook({ apiVersion: "v1", kind: "List", items: [vulnerabilityReport(null)] });
+  expect(listed.status).toBe(422);
+  expect(listed.body.errors).toEqual([{ path: "items.0.report.artifact.digest", message: "required" }]);
+  expect(await database.rowCounts()).toEqual(before);
+});
+
 test("when a VulnerabilityReport with a digest arrives, then it is stored for that digest with the resource's own counts", async () => {
   const digest = fakeDigest("operator-1");
   const resource = vulnerabilityReport(digest);
