@@ -130,3 +130,9 @@ export async function insertFindings(q: Queryable, reportId: string, findings: r
     );
   }
 }
+
+/** The report's bytes as uploaded, gzip-compressed, or null when there is no such report. */
+export async function findRawReport(q: Queryable, reportId: string): Promise<Buffer | null> {
+  const { rows } = await q.query<{ gzip_bytes: Buffer }>("SELECT gzip_bytes FROM scan_report_raw WHERE report_id = $1", [reportId]);
+  return rows[0]?.gzip_bytes ?? null;
+}

@@ -1,11 +1,12 @@
 import { Router, type Request, type Response } from "express";
-import { gunzipSync } from "node:zlib";
+import { findRawReport } from "../../db/report-repository";
 import { notFound } from "../../domain/errors";
 import { decodeReport } from "../../formats";
 import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
+import { sendRawReport } from "../send-raw-report";
 import { uploadQuerySchema } from "../schemas";
 import { parseOr400, parseOr422 } from "../validate";
 import { z } from "zod";
@@ -87,18 +88,9 @@ export function reportsRouter(deps: AppDependencies): Router {
 
   router.get("/v1/reports/:id/raw", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
     const { id } = parseOr400(reportIdSchema, req.params, "path");
-    const raw = await deps.prisma.scanReportRaw.findUnique({ where: { reportId: id } });
-    if (!raw) throw notFound("report_not_found", `No report ${id}.`);
-    const gz = Buffer.from(raw.gzipBytes);
-    res.set("Content-Type", "application/json");
-    res.set("Content-Disposition", `attachment; filename="report-${id}.json"`);
-    // Serve the stored gzip as is to clients that take it; decode for the others.
-    if (/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
-      res.set("Content-Encoding", "gzip").set("Content-Length", String(gz.length)).end(gz);
-    } else {
-      const body = gunzipSync(gz);
-      res.set("Content-Length", String(body.length)).end(body);
-    }
+    const gz = await findRawReport(deps.pool, id);
+    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
+    sendRawReport(req, res, id, gz);
   });
 
   return router;

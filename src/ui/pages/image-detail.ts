@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from "express";
-import { gunzipSync } from "node:zlib";
 import { findImageScan, type ImageScanRow } from "../../db/image-scan-repository";
+import { findRawReport } from "../../db/report-repository";
+import { sendRawReport } from "../../http/send-raw-report";
 import { DomainError, notFound, type FieldError } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
@@ -8,7 +9,6 @@ import { parseGrantForm, type ExceptionGrant, type FormFields } from "../forms";
 import { href, html } from "../html";
 import {
   FINDING_SORTS,
-  findRawReport,
   listImageDecisions,
   listImageFindings,
   listImageReports,
@@ -117,13 +117,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound("report_not_found", "No such report.");
     const gz = await findRawReport(ui.deps.pool, id);
     if (!gz) throw notFound("report_not_found", `No report ${id}.`);
-    res.set("Content-Type", "application/json");
-    res.set("Content-Disposition", `attachment; filename="report-${id}.json"`);
-    if (/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) res.set("Content-Encoding", "gzip").set("Content-Length", String(gz.length)).end(gz);
-    else {
-      const body = gunzipSync(gz);
-      res.set("Content-Length", String(body.length)).end(body);
-    }
+    sendRawReport(req, res, id, gz);
   });
 }
 

@@ -129,9 +129,3 @@ export async function listImageDecisions(q: Queryable, digest: string, limit = 2
   );
   return rows;
 }
-
-/** The stored (gzip-compressed) bytes of a report as uploaded, or null. */
-export async function findRawReport(q: Queryable, reportId: string): Promise<Buffer | null> {
-  const { rows } = await q.query<{ gzip_bytes: Buffer }>("SELECT gzip_bytes FROM scan_report_raw WHERE report_id = $1", [reportId]);
-  return rows[0]?.gzip_bytes ?? null;
-}
