@@ -1,7 +1,7 @@
-import crypto from "node:crypto";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { AppDependencies } from "./app-dependencies";
+import { requestIdOf } from "./request-id";
 import { bodySizeCeiling, ingestRateLimit } from "./hardening";
 import { buildOpenApiDocument } from "./openapi";
 import { problem, problemHandler, sendProblem } from "./problem";
@@ -28,8 +28,7 @@ export function buildApp(deps: AppDependencies): Express {
   app.set("query parser", "simple");
   app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false }));
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const given = req.headers["x-request-id"];
-    req.id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    req.id = requestIdOf(req);
     res.setHeader("X-Request-Id", req.id);
     next();
   });

@@ -1,16 +1,15 @@
-import crypto from "node:crypto";
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { hasScope } from "../auth/scopes";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
 import type { Authenticator } from "./authenticate";
+import { requestIdOf } from "./request-id";
 import { complianceQuerySchema } from "./schemas";
 
 /** The route pattern the fast path answers, as the Express route names it (metrics and access log use it). */
 export const LOOKUP_ROUTE = "/v1/images/:digest/compliance";
 const LOOKUP_URL = /^\/v1\/images\/(sha256:[0-9a-f]{64})\/compliance(?:\?(.*))?$/;
-const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /**
  * The headers the full Express stack (helmet and every other middleware) put on a lookup answer, minus the ones that
@@ -71,8 +70,7 @@ export function withLookupFastPath(app: RequestListener, options: LookupFastPath
       tokenName: principal.name ?? null,
     });
     if (!cached) return false;
-    const given = req.headers["x-request-id"];
-    const id = typeof given === "string" && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const id = requestIdOf(req);
     // What the observer reads from an Express request: the route pattern, the caller, the request id.
     Object.assign(expressReq, { id, principal, originalUrl: req.url, baseUrl: "", route: { path: LOOKUP_ROUTE } });
     observe?.(expressReq, res as unknown as Response, noop);
