@@ -24,7 +24,7 @@ import type { DecodedReport } from "../domain/report";
 import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
 import { combineImageReports, resourcePath } from "../formats/trivy-operator";
 import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
-import { canonicalJson } from "./ecr/import-image";
+import { canonicalJson } from "./canonical-json";
 
 export interface OperatorWebhookDependencies {
   pool: Pool;

@@ -1,3 +1,4 @@
+import { canonicalJson } from "../canonical-json";
 import {
   DescribeImageScanFindingsCommand,
   DescribeImagesCommand,
@@ -150,23 +151,4 @@ function decodeStored(bytes: Buffer, registryHost: string, tags: string[]): Deco
     if (error instanceof DomainError && error.code === "invalid_report") throw badResponse(error.message, error.errors);
     throw error;
   }
-}
-
-/** JSON with object keys sorted and undefined dropped; Dates as ISO strings. Same content → same bytes. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
 }
