@@ -77,7 +77,7 @@ export async function readBody(req: Request, limit: number, limitSetting?: strin
 export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unknown {
   let text = bytes.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send the report as JSON.");
+  if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send a JSON document.");
   if (Number.isFinite(maxDepth)) assertJsonDepth(text, maxDepth);
   try {
     return JSON.parse(text);
