@@ -52,6 +52,7 @@ describe("when each real Trivy JSON fixture is uploaded", () => {
   });
 
   test("a golden without RepoDigests and without ?digest= is refused with missing_digest and writes nothing", async () => {
+    await app.flushDecisions(); // an earlier test's lookup is logged asynchronously; let it land before counting
     const before = await app.database.rowCounts();
     const body = JSON.stringify({ ...readFixtureJson("alpine-310.json.golden"), CreatedAt: "2021-01-01T00:00:00Z" });
     const res = await upload(body);
@@ -68,6 +69,7 @@ describe("identity and storage", () => {
     const body = JSON.stringify({ ...readFixtureJson("ubuntu-1804.json.golden"), ReportID: "duplicate-test" });
     const first = await upload(body, `?digest=${fakeDigest("dup")}`);
     expect(first.status).toBe(201);
+    await app.flushDecisions(); // an earlier test's lookup is logged asynchronously; let it land before counting
     const before = await app.database.rowCounts();
     const again = await upload(body, `?digest=${fakeDigest("dup")}`);
     expect(again.status).toBe(200);
@@ -199,6 +201,7 @@ describe("refusals write nothing", () => {
     ["a SARIF file sent with format=trivy", sarif, `?format=trivy&digest=${fakeDigest("x")}`, 422, "format_mismatch"],
     ["a malformed digest parameter", () => readFixture("alpine-310.json.golden"), "?digest=sha256:nothex", 422, "invalid_parameter"],
   ])("%s → %i %s", async (_what, body, query, status, code) => {
+    await app.flushDecisions(); // an earlier test's lookup is logged asynchronously; let it land before counting
     const before = await app.database.rowCounts();
     const res = await upload(body(), query);
     expect(res.status).toBe(status);
