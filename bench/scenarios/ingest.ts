@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { Client } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { Finding } from "../../src/domain/report";
+import { copyLine } from "../../src/db/copy-in";
 import { decodeReport } from "../../src/formats";
 import type { BenchPostgres } from "../lib/postgres";
 import { startService } from "../lib/processes";
@@ -16,19 +17,10 @@ import { median, round } from "../lib/stats";
 const SIZES = [100, 1000, 10_000];
 const COLUMNS = ["report_id", "kind", "vulnerability_id", "pkg_name", "installed_version", "fixed_version", "status", "severity", "target", "class", "pkg_type", "purl"] as const;
 
-/** PostgreSQL COPY text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
-function copyField(value: string | null): string {
-  if (value === null) return "\\N";
-  return value.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r"));
-}
-
 function copyText(reportId: string, findings: readonly Finding[]): string {
   let out = "";
   for (const f of findings) {
-    out +=
-      [reportId, f.kind, f.vulnerabilityId, f.pkgName, f.installedVersion, f.fixedVersion, f.status, f.severity, f.target, f.class, f.pkgType, f.purl]
-        .map(copyField)
-        .join("\t") + "\n";
+    out += copyLine([reportId, f.kind, f.vulnerabilityId, f.pkgName, f.installedVersion, f.fixedVersion, f.status, f.severity, f.target, f.class, f.pkgType, f.purl]);
   }
   return out;
 }

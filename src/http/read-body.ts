@@ -3,12 +3,20 @@ import type { Request } from "express";
 import { DomainError, badRequest } from "../domain/errors";
 import { assertJsonDepth, MAX_JSON_DEPTH } from "./hardening";
 
+export interface ReadBodyOptions {
+  /** The variable that sets the limit (MAX_REPORT_BYTES), named in the 413, if one does. */
+  limitSetting?: string;
+  /** Sees every decoded chunk as it arrives, in order (to hash or compress the body while it is still arriving). */
+  onChunk?: (chunk: Buffer) => void;
+}
+
 /**
  * Reads a request body into one Buffer, decoding gzip/deflate, and refuses it (413) as soon as either the bytes on
  * the wire or the decoded bytes pass `limit`: counted while streaming, so an oversized or gzip-bomb upload is never
- * held in memory whole. `limitSetting` names the variable that sets `limit` (MAX_REPORT_BYTES), if one does.
+ * held in memory whole.
  */
-export async function readBody(req: Request, limit: number, limitSetting?: string): Promise<Buffer> {
+export async function readBody(req: Request, limit: number, options: ReadBodyOptions = {}): Promise<Buffer> {
+  const { limitSetting, onChunk } = options;
   const tooLarge = () =>
     new DomainError(
       "too_large",
@@ -53,6 +61,7 @@ export async function readBody(req: Request, limit: number, limitSetting?: strin
       decoded += chunk.length;
       if (decoded > limit) return fail(tooLarge());
       chunks.push(chunk);
+      onChunk?.(chunk);
     });
     stream.on("error", (error: Error & { code?: string }) =>
       fail(error.code?.startsWith("Z_") ? badRequest("invalid_encoding", `The body is not valid ${encoding}: ${error.message}`) : error),

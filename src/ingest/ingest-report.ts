@@ -1,6 +1,3 @@
-import crypto from "node:crypto";
-import { promisify } from "node:util";
-import { gzip } from "node:zlib";
 import type { Pool } from "pg";
 import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
 import { inTransaction, notifyVerdictsChanged, POLICY_LOCK_ID } from "../db/queryable";
@@ -21,13 +18,14 @@ import { publishReportIngested } from "../observability/events";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { ChangePropagation } from "../lookup/change-listener";
 import { resolveImages, type ImageIdentity } from "./resolve-images";
+import { captureRaw, type CapturedRaw } from "./raw-capture";
 import { sanitizeReport } from "./sanitize";
-
-const gzipAsync = promisify(gzip);
 
 export interface IngestRequest {
   /** The bytes as uploaded (after Content-Encoding was decoded). */
   bytes: Buffer;
+  /** The bytes' hash and gzip copy when the caller computed them while the body arrived; else computed here. */
+  raw?: CapturedRaw | undefined;
   report: DecodedReport;
   digests: string[];
   image?: string | undefined;
@@ -58,12 +56,9 @@ export interface IngestDependencies {
 export async function ingestReport(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
   const report = sanitizeReport(request.report);
   const images = resolveImages(report, { digests: request.digests, image: request.image });
-  const sha256 = crypto.createHash("sha256").update(request.bytes).digest("hex");
+  const { sha256, gzipped } = request.raw ?? captureRaw(request.bytes);
   const summary = summarizeFindings(report.findings);
   const evaluationInput = toEvaluationInput(report.findings);
-  // Compressed on libuv's thread pool while this thread writes findings; awaited only when the raw row is written.
-  const gzipped = gzipAsync(request.bytes);
-  gzipped.catch(() => undefined);
 
   const outcome = await inTransaction(deps.pool, async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);

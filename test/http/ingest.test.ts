@@ -101,6 +101,36 @@ describe("identity and storage", () => {
     expect(report.body.images[0].image_digest).toBe(fakeDigest("gz"));
   });
 
+  test("when finding fields carry tabs, newlines, backslashes and COPY's own markers, then they are stored exactly", async () => {
+    // Findings are written with COPY's text format, where these characters are syntax; the database must hold the
+    // report's strings, not their escaped or unescaped forms.
+    const awkward = {
+      PkgName: "pkg\twith\ttabs",
+      InstalledVersion: "1.0\n2.0\r\n3.0",
+      FixedVersion: "\\N",
+      PkgIdentifier: { PURL: "pkg:generic/a\\.b\\\\c?x=\\." },
+    };
+    const target = "C:\\Program Files\\app\tlayer\n2";
+    const raw = readFixtureJson("alpine-310.json.golden");
+    raw.CreatedAt = "2024-04-04T00:00:00Z";
+    raw.Results[0].Target = target;
+    Object.assign(raw.Results[0].Vulnerabilities[0], awkward);
+    const id = raw.Results[0].Vulnerabilities[0].VulnerabilityID as string;
+    const res = await upload(JSON.stringify(raw), `?digest=${fakeDigest("copy-escapes")}`);
+    expect(res.status).toBe(201);
+    const { rows } = await app.database.db.pool.query(
+      `SELECT pkg_name, installed_version, fixed_version, purl, target FROM findings
+        WHERE report_id = $1 AND vulnerability_id = $2 AND pkg_name = $3`,
+      [res.body.report_id, id, awkward.PkgName],
+    );
+    expect(rows).toEqual([
+      { pkg_name: awkward.PkgName, installed_version: awkward.InstalledVersion, fixed_version: "\\N", purl: awkward.PkgIdentifier.PURL, target },
+    ]);
+    const { rows: counted } = await app.database.db.pool.query("SELECT count(*)::int AS n, count(*) FILTER (WHERE target = $2)::int AS in_target FROM findings WHERE report_id = $1", [res.body.report_id, target]);
+    const vulnerabilities = (raw.Results as Array<{ Vulnerabilities?: unknown[] }>).reduce((n, r) => n + (r.Vulnerabilities?.length ?? 0), 0);
+    expect(counted[0]).toEqual({ n: vulnerabilities, in_target: raw.Results[0].Vulnerabilities.length });
+  });
+
   test("when a report names two digests, then two image_scans rows are keyed", async () => {
     const raw = readFixtureJson("centos-7.json.golden");
     raw.CreatedAt = "2023-03-03T00:00:00Z";

@@ -72,7 +72,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
   });
 
   router.post("/v1/integrations/trivy-operator", write, async (req: Request, res: Response) => {
-    const json = parseJson(await readBody(req, deps.config.maxReportBytes, "MAX_REPORT_BYTES"));
+    const json = parseJson(await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" }));
     const outcome = await receiveOperatorWebhook({ pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes }, { json, uploadedBy: req.principal?.name });
     if (!("results" in outcome)) {
       res.json(outcome);

@@ -3,6 +3,7 @@ import { findRawReport } from "../../db/report-repository";
 import { notFound } from "../../domain/errors";
 import { decodeReport } from "../../formats";
 import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
+import { RawCapture } from "../../ingest/raw-capture";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
@@ -40,12 +41,13 @@ export function reportsRouter(deps: AppDependencies): Router {
 
   router.post("/v1/reports", requireScope(deps.authenticate, "reports:write"), async (req: Request, res: Response) => {
     const query = parseOr422(uploadQuerySchema, req.query, "query");
-    const bytes = await readBody(req, deps.config.maxReportBytes, "MAX_REPORT_BYTES");
-    const json = parseJson(bytes, Infinity);
-    const report = decodeReport(json, { format: query.format });
+    const capture = new RawCapture();
+    const bytes = await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES", onChunk: (chunk) => capture.write(chunk) });
+    const raw = capture.finish(bytes);
+    const report = decodeReport(parseJson(bytes, Infinity), { format: query.format });
     const result = await ingestReport(
       { pool: deps.pool, clock: deps.clock, changes: deps.changes },
-      { bytes, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
+      { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
     );
     // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
     const passTags = deps.ecr?.passTagger ? await deps.ecr.passTagger.afterIngest(result) : [];
