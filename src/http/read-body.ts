@@ -2,6 +2,7 @@ import { createGunzip, createInflate } from "node:zlib";
 import type { Request } from "express";
 import { DomainError, badRequest } from "../domain/errors";
 import { assertJsonDepth, MAX_JSON_DEPTH } from "./hardening";
+import { asciiJsonText } from "./json-text";
 
 export interface ReadBodyOptions {
   /** The variable that sets the limit (MAX_REPORT_BYTES), named in the 413, if one does. */
@@ -84,12 +85,22 @@ export async function readBody(req: Request, limit: number, options: ReadBodyOpt
  * (PowerShell's Out-File) is tolerated.
  */
 export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unknown {
-  let text = bytes.toString("utf8");
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send a JSON document.");
+  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  const plainText = () => body.toString("utf8");
+  const text = asciiJsonText(body) ?? plainText();
+  const start = text.trimStart();
+  // A body of Unicode whitespace only (U+3000, ...) is empty too, as it was before non-ASCII characters were escaped.
+  if (start === "" || (start.startsWith("\\u") && plainText().trim() === "")) {
+    throw badRequest("empty_body", "The request body is empty; send a JSON document.");
+  }
   if (Number.isFinite(maxDepth)) assertJsonDepth(text, maxDepth);
   try {
     return JSON.parse(text);
+  } catch {
+    // Parsed again as sent: the error message then counts positions in the characters the client wrote.
+  }
+  try {
+    return JSON.parse(plainText());
   } catch (error) {
     throw badRequest("invalid_json", `The request body is not valid JSON: ${(error as Error).message}`);
   }
