@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { PoolClient } from "pg";
+import type { ClientBase } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
@@ -28,7 +28,7 @@ const ROWS_PER_CHUNK = 1000;
  * PostgreSQL text cannot hold (ingest sanitises reports first).
  */
 export async function copyRows<T>(
-  client: PoolClient,
+  client: ClientBase,
   table: string,
   columns: readonly string[],
   rows: readonly T[],
