@@ -8,7 +8,7 @@ const ESCAPED = /[\\\t\n\r]/g;
 const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
 
 /** One field in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
-export function copyField(value: string | null): string {
+function copyField(value: string | null): string {
   if (value === null) return "\\N";
   return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPED, (c) => ESCAPES[c]!) : value;
 }

@@ -79,6 +79,8 @@ export async function readBody(req: Request, limit: number, options: ReadBodyOpt
   });
 }
 
+const invalidJson = (error: unknown) => badRequest("invalid_json", `The request body is not valid JSON: ${(error as Error).message}`);
+
 /**
  * Parses JSON from bytes; a clear 400 for an empty body, bad syntax or nesting deeper than `maxDepth` (reports pass
  * Infinity: scanning 50 MB would double the parse time, and their decoders read fixed paths). A UTF-8 BOM
@@ -87,7 +89,8 @@ export async function readBody(req: Request, limit: number, options: ReadBodyOpt
 export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unknown {
   const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
   const plainText = () => body.toString("utf8");
-  const text = asciiJsonText(body) ?? plainText();
+  const ascii = asciiJsonText(body);
+  const text = ascii ?? plainText();
   const start = text.trimStart();
   // A body of Unicode whitespace only (U+3000, ...) is empty too, as it was before non-ASCII characters were escaped.
   if (start === "" || (start.startsWith("\\u") && plainText().trim() === "")) {
@@ -96,12 +99,14 @@ export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unk
   if (Number.isFinite(maxDepth)) assertJsonDepth(text, maxDepth);
   try {
     return JSON.parse(text);
-  } catch {
-    // Parsed again as sent: the error message then counts positions in the characters the client wrote.
+  } catch (error) {
+    // An escaped text is parsed again as sent, so that the message counts positions in the characters the client
+    // wrote.
+    if (ascii === null) throw invalidJson(error);
   }
   try {
     return JSON.parse(plainText());
   } catch (error) {
-    throw badRequest("invalid_json", `The request body is not valid JSON: ${(error as Error).message}`);
+    throw invalidJson(error);
   }
 }

@@ -24,11 +24,15 @@ export interface CapturedRaw {
   gzipped: Promise<Buffer>;
 }
 
+function compressInBackground(bytes: Buffer): Promise<Buffer> {
+  const gzipped = gzipAsync(bytes, RAW_GZIP);
+  gzipped.catch(() => undefined); // awaited later, or never when the upload is refused
+  return gzipped;
+}
+
 /** For bytes already in memory (Trivy Operator webhook, ECR import): hash now, compress in the background. */
 export function captureRaw(bytes: Buffer): CapturedRaw {
-  const gzipped = gzipAsync(bytes, RAW_GZIP);
-  gzipped.catch(() => undefined);
-  return { sha256: crypto.createHash("sha256").update(bytes).digest("hex"), gzipped };
+  return { sha256: crypto.createHash("sha256").update(bytes).digest("hex"), gzipped: compressInBackground(bytes) };
 }
 
 /**
@@ -46,8 +50,6 @@ export class RawCapture {
 
   /** Call once with the whole body, after every chunk was written. */
   finish(body: Buffer): CapturedRaw {
-    const gzipped = gzipAsync(body, RAW_GZIP);
-    gzipped.catch(() => undefined);
-    return { sha256: this.hash.digest("hex"), gzipped };
+    return { sha256: this.hash.digest("hex"), gzipped: compressInBackground(body) };
   }
 }
