@@ -4,8 +4,10 @@ import { loadActivePolicy } from "./policy-repository";
 
 /** The policy in force, read once and kept until a policy change is notified (or 30 s pass, if one was lost). */
 export class PolicyCache {
-  private current: { policy: PolicyVersion; loadedAt: number } | null = null;
+  private current: { policy: PolicyVersion; loadedAtMs: number } | null = null;
   private loading: Promise<PolicyVersion> | null = null;
+  /** Bumped by every invalidation: a load that started before one may have read the replaced policy. */
+  private generation = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -13,19 +15,24 @@ export class PolicyCache {
   ) {}
 
   async get(nowMs = Date.now()): Promise<PolicyVersion> {
-    if (this.current && nowMs - this.current.loadedAt <= this.maxAgeMs) return this.current.policy;
-    this.loading ??= loadActivePolicy(this.pool)
-      .then((policy) => {
-        this.current = { policy, loadedAt: Date.now() };
+    if (this.current && nowMs - this.current.loadedAtMs <= this.maxAgeMs) return this.current.policy;
+    if (!this.loading) {
+      const generation = this.generation;
+      const loading = loadActivePolicy(this.pool).then((policy) => {
+        if (generation === this.generation) this.current = { policy, loadedAtMs: nowMs };
         return policy;
-      })
-      .finally(() => {
-        this.loading = null;
       });
+      this.loading = loading;
+      loading.finally(() => {
+        if (this.loading === loading) this.loading = null;
+      }).catch(() => undefined);
+    }
     return this.loading;
   }
 
   invalidate(): void {
+    this.generation++;
     this.current = null;
+    this.loading = null;
   }
 }
