@@ -8,7 +8,7 @@ import type { PolicyVersion } from "../domain/policy";
 import type { Reason, Verdict } from "../domain/verdict";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { PolicyCache } from "../policy/policy-cache";
-import { reevaluateImages } from "../policy/reevaluate";
+import { evaluateImages, reevaluateImages } from "../policy/reevaluate";
 import type { DecisionLog } from "./decision-log";
 import type { CachedAnswer, ComplianceAnswer, VerdictCache } from "./verdict-cache";
 
@@ -77,13 +77,15 @@ function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number
  * that an expiry has made wrong. Every answer is queued for the decision log.
  */
 export class ComplianceLookup {
+  private readonly loading = new Map<string, Promise<CachedAnswer>>();
+
   constructor(private readonly deps: LookupDependencies) {}
 
   async byDigest(digest: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
     const now = this.deps.clock();
     const nowMs = now.getTime();
-    const result = this.deps.cache.get(digest, nowMs) ?? (await this.load(digest, now));
+    const result = this.deps.cache.get(digest, nowMs) ?? (await this.loadOnce(digest, now));
     this.record(result.answer, ctx, now);
     return result;
   }
@@ -143,12 +145,22 @@ export class ComplianceLookup {
     return { digest: null };
   }
 
+  /** Concurrent misses for one digest (a Deployment's Pods arriving together) share one load. */
+  private loadOnce(digest: string, now: Date): Promise<CachedAnswer> {
+    let loading = this.loading.get(digest);
+    if (!loading) {
+      loading = this.load(digest, now).finally(() => this.loading.delete(digest));
+      this.loading.set(digest, loading);
+    }
+    return loading;
+  }
+
   private async load(digest: string, now: Date): Promise<CachedAnswer> {
     const generation = this.deps.cache.generation;
     const nowMs = now.getTime();
     this.deps.cache.misses++;
     let row = await findImageScan(this.deps.pool, digest);
-    if (row && row.valid_until && row.valid_until.getTime() <= nowMs) row = await this.reevaluate(digest, now);
+    if (row && row.valid_until && row.valid_until.getTime() <= nowMs) row = await this.reevaluate(row, now);
     const result = row
       ? cached(toAnswer(row), row.valid_until, nowMs)
       : cached(notScannedAnswer(digest, await this.deps.policyCache.get(nowMs), now), null, nowMs);
@@ -156,13 +168,29 @@ export class ComplianceLookup {
     return result;
   }
 
-  /** The verdict ran out (an exception expired, the scan went stale): evaluate again now and store it. */
-  private async reevaluate(digest: string, now: Date): Promise<ImageScanRow | null> {
+  /**
+   * The verdict ran out (an exception expired, the scan went stale): evaluate again now and store it. A policy
+   * change in progress holds the policy lock exclusively for seconds and rewrites every verdict itself; admission
+   * must not wait for it (nor hold a lookup connection meanwhile), so then the verdict under the policy still in
+   * force is computed without being stored.
+   */
+  private async reevaluate(row: ImageScanRow, now: Date): Promise<ImageScanRow | null> {
+    const digest = row.image_digest;
     return inTransaction(this.deps.pool, async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+      const { rows } = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock_shared($1) AS locked", [POLICY_LOCK_ID]);
       const policy = await loadActivePolicy(tx);
-      await reevaluateImages(tx, { digests: [digest] }, policy, await loadExceptionsInForce(tx, now), now);
-      return findImageScan(tx, digest);
+      const exceptions = await loadExceptionsInForce(tx, now);
+      if (rows[0]!.locked) {
+        await reevaluateImages(tx, { digests: [digest] }, policy, exceptions, now);
+        return findImageScan(tx, digest);
+      }
+      let fresh = null as ImageScanRow | null;
+      await evaluateImages(tx, { digests: [digest] }, policy, exceptions, now, async ([image]) => {
+        if (!image) return;
+        const { verdict } = image;
+        fresh = { ...row, is_compliant: verdict.isCompliant, status: verdict.status, reasons: verdict.reasons, valid_until: verdict.validUntil, policy_version: policy.version, evaluated_at: now };
+      });
+      return fresh;
     });
   }
 

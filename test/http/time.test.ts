@@ -1,3 +1,4 @@
+import { POLICY_LOCK_ID } from "../../src/db/queryable";
 import { readFixture, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
@@ -68,6 +69,46 @@ describe("when an exception with an expiry is granted", () => {
     expect(active.some((e: { id: string }) => e.id === granted.body.id)).toBe(false);
     const expired = (await app.http.get("/v1/exceptions?state=expired").set(admin())).body.items;
     expect(expired.map((e: { id: string }) => e.id)).toContain(granted.body.id);
+  });
+});
+
+describe("when a verdict runs out while a policy change holds the policy lock", () => {
+  test("then the lookup answers at once under the policy in force, without waiting for the change or storing", async () => {
+    const asked = fakeDigest("locked:asked");
+    const body = { ...readFixtureJson(SECRETS), CreatedAt: new Date(START - DAY).toISOString() }; // other bytes than the upload above
+    const uploaded = await app.http
+      .post(`/v1/reports?digest=${asked}&image=registry.example.com/locked/app:1`)
+      .set({ ...admin(), "Content-Type": "application/json" })
+      .send(JSON.stringify(body));
+    expect(uploaded.status).toBe(201);
+    const expiresAt = new Date(now.getTime() + HOUR);
+    const granted = await app.http
+      .post("/v1/exceptions")
+      .set(admin())
+      .send({ vulnerability_id: "github-pat", repository: "registry.example.com/locked/*", reason: "rotating", expires_at: expiresAt.toISOString() });
+    expect(granted.status).toBe(201);
+    expect(await lookup(asked)).toMatchObject({ is_compliant: true });
+
+    // A policy writer's lock, held on its own connection for the whole lookup (as PUT /v1/policy holds it while it
+    // re-evaluates every image).
+    const writer = await app.database.db.pool.connect();
+    try {
+      await writer.query("BEGIN");
+      await writer.query("SELECT pg_advisory_xact_lock($1)", [POLICY_LOCK_ID]);
+      now = new Date(expiresAt.getTime());
+      const missesBefore = app.service.deps.verdictCache.misses;
+      const answers = await Promise.all([lookup(asked), lookup(asked), lookup(asked)]);
+      expect(app.service.deps.verdictCache.misses - missesBefore).toBe(1); // the three lookups shared one load
+      for (const answer of answers) expect(answer).toMatchObject({ is_compliant: false, status: "non_compliant" });
+      expect(answers).toHaveLength(3);
+      // Not stored: the policy change in progress rewrites every verdict itself; until then SQL readers see the old row.
+      expect(await verdict(app, asked)).toMatchObject({ is_compliant: true });
+    } finally {
+      await writer.query("ROLLBACK");
+      writer.release();
+    }
+    expect(await app.service.sweeper.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await verdict(app, asked)).toMatchObject({ is_compliant: false, status: "non_compliant" });
   });
 });
 
