@@ -1,7 +1,4 @@
 import { Command, CommanderError } from "commander";
-import { ConfigError, loadConfig } from "../config";
-import { openDatabase } from "../db/database";
-import { migrate } from "../db/migrator";
 import { CliError, EXIT } from "./client";
 import * as checkCommands from "./commands/check";
 import * as ecrCommands from "./commands/ecr";
@@ -10,20 +7,21 @@ import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
 import * as uploadCommands from "./commands/upload";
-import { serve } from "./serve";
 
 /**
  * Each command group lives in src/cli/commands/<name>.ts and exports `register(program)`. The list is the one
- * place that wires them.
+ * place that wires them. These modules are small (commander and Node built-ins only) and are loaded for every command.
+ * The service (Express, Prisma, pg, the AWS SDK, embedded PostgreSQL) and the configuration (zod) are loaded only by
+ * `serve` and `migrate`, inside their actions, so `--help` and the client commands start without them.
  */
-const COMMAND_MODULES: Array<() => { register(program: Command): void }> = [
-  () => uploadCommands,
-  () => checkCommands,
-  () => tokenCommands,
-  () => policyCommands,
-  () => exceptionsCommands,
-  () => reevaluateCommands,
-  () => ecrCommands,
+const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
+  uploadCommands,
+  checkCommands,
+  tokenCommands,
+  policyCommands,
+  exceptionsCommands,
+  reevaluateCommands,
+  ecrCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {
@@ -35,14 +33,19 @@ function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("serve")
     .description("run the HTTP service (embedded PostgreSQL unless DATABASE_URL is set)")
-    .action(async () => setExit(await serve()));
+    .action(async () => {
+      const { serve } = await import("./serve");
+      setExit(await serve());
+    });
 
   program
     .command("migrate")
     .description("apply pending database migrations to DATABASE_URL and exit")
     .action(async () => {
+      const { loadConfig } = await import("../config");
       const config = loadConfig();
       if (!config.databaseUrl) throw new CliError("migrate: set DATABASE_URL (serve applies migrations itself on the embedded database)");
+      const [{ openDatabase }, { migrate }] = await Promise.all([import("../db/database"), import("../db/migrator")]);
       const db = openDatabase({ url: config.databaseUrl, poolSize: 1, connectionTimeoutMs: 10_000 });
       try {
         const applied = await migrate(db.pool);
@@ -52,7 +55,7 @@ function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
-  for (const load of COMMAND_MODULES) load().register(program);
+  for (const commands of COMMAND_MODULES) commands.register(program);
   return program;
 }
 
@@ -73,7 +76,8 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof ConfigError) {
+    // Only serve and migrate read the configuration; its module (and zod) is not loaded for the other commands.
+    if (error instanceof (await import("../config")).ConfigError) {
       process.stderr.write(`${error.message}\n`);
       return EXIT.error;
     }

