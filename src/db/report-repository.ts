@@ -62,8 +62,11 @@ export async function insertReportImages(q: Queryable, reportId: string, images:
 }
 
 /**
- * Upserts vulnerability metadata once per ID, set-based. Rows whose values are unchanged are not rewritten
- * (IS DISTINCT FROM), and IDs are locked in sorted order so concurrent uploads cannot deadlock on them.
+ * Upserts vulnerability metadata once per ID, set-based: new IDs are inserted, and only rows whose values change
+ * are updated (IS DISTINCT FROM; an absent value never erases a stored one). INSERT … ON CONFLICT DO UPDATE would
+ * lock every conflicting row, changed or not, until the upload commits, so two uploads sharing a CVE would run one
+ * after the other; here only rows that really change are locked, in ID order, so concurrent uploads cannot
+ * deadlock on them. A row another upload inserts concurrently is left as that upload wrote it.
  */
 export async function upsertVulnerabilities(q: Queryable, vulnerabilities: readonly VulnerabilityInfo[]): Promise<void> {
   const byId = new Map<string, VulnerabilityInfo>();
@@ -72,23 +75,36 @@ export async function upsertVulnerabilities(q: Queryable, vulnerabilities: reado
   for (let i = 0; i < list.length; i += 5000) {
     const chunk = list.slice(i, i + 5000);
     await q.query(
-      `INSERT INTO vulnerabilities AS v (id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[], $7::timestamptz[], $8::text[])
-       ON CONFLICT (id) DO UPDATE SET
-         title = COALESCE(EXCLUDED.title, v.title),
-         description = COALESCE(EXCLUDED.description, v.description),
-         severity = COALESCE(EXCLUDED.severity, v.severity),
-         cvss_score = COALESCE(EXCLUDED.cvss_score, v.cvss_score),
-         published_at = COALESCE(EXCLUDED.published_at, v.published_at),
-         last_modified_at = COALESCE(EXCLUDED.last_modified_at, v.last_modified_at),
-         primary_url = COALESCE(EXCLUDED.primary_url, v.primary_url),
+      `WITH incoming AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[],
+           $7::timestamptz[], $8::text[]) AS u(id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
+       ),
+       inserted AS (
+         INSERT INTO vulnerabilities (id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
+         SELECT * FROM incoming ORDER BY id
+         ON CONFLICT (id) DO NOTHING
+       ),
+       changed AS (
+         SELECT v.id FROM vulnerabilities v JOIN incoming u ON u.id = v.id
+         WHERE (v.title, v.description, v.severity, v.cvss_score, v.published_at, v.last_modified_at, v.primary_url)
+           IS DISTINCT FROM
+           (COALESCE(u.title, v.title), COALESCE(u.description, v.description), COALESCE(u.severity, v.severity),
+            COALESCE(u.cvss_score, v.cvss_score), COALESCE(u.published_at, v.published_at),
+            COALESCE(u.last_modified_at, v.last_modified_at), COALESCE(u.primary_url, v.primary_url))
+         ORDER BY v.id
+         FOR UPDATE OF v
+       )
+       UPDATE vulnerabilities v SET
+         title = COALESCE(u.title, v.title),
+         description = COALESCE(u.description, v.description),
+         severity = COALESCE(u.severity, v.severity),
+         cvss_score = COALESCE(u.cvss_score, v.cvss_score),
+         published_at = COALESCE(u.published_at, v.published_at),
+         last_modified_at = COALESCE(u.last_modified_at, v.last_modified_at),
+         primary_url = COALESCE(u.primary_url, v.primary_url),
          updated_at = now()
-       WHERE (v.title, v.description, v.severity, v.cvss_score, v.published_at, v.last_modified_at, v.primary_url)
-         IS DISTINCT FROM
-         (COALESCE(EXCLUDED.title, v.title), COALESCE(EXCLUDED.description, v.description),
-          COALESCE(EXCLUDED.severity, v.severity), COALESCE(EXCLUDED.cvss_score, v.cvss_score),
-          COALESCE(EXCLUDED.published_at, v.published_at), COALESCE(EXCLUDED.last_modified_at, v.last_modified_at),
-          COALESCE(EXCLUDED.primary_url, v.primary_url))`,
+       FROM changed c JOIN incoming u ON u.id = c.id
+       WHERE v.id = c.id`,
       [
         chunk.map((v) => v.id),
         chunk.map((v) => v.title),

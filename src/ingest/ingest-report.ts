@@ -61,7 +61,6 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
   const evaluationInput = toEvaluationInput(report.findings);
 
   const outcome = await inTransaction(deps.pool, async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
     const now = deps.clock();
     const scannedAt = report.scannedAt ?? now;
     const stored = await insertReport(tx, {
@@ -78,6 +77,9 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     await insertFindings(tx, stored.id, report.findings);
     await insertRaw(tx, stored.id, request.bytes.length, await gzipped);
 
+    // Taken only now, for the verdict: held from the start it would keep a policy change waiting through the whole
+    // COPY, and every upload and lookup queued behind that change waiting too.
+    await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
     const policy = await loadActivePolicy(tx);
     const exceptions = await loadExceptionsInForce(tx, now);
     const upserts = images.map((image: ImageIdentity) => ({
