@@ -26,6 +26,8 @@ export interface DatabaseOptions {
   applicationName?: string;
 }
 
+const LOOKUP_STATEMENT_TIMEOUT_MS = 2000;
+
 export function openDatabase(options: DatabaseOptions): Database {
   const size = options.poolSize ?? 10;
   const config: PoolConfig = {
@@ -43,6 +45,10 @@ export function openDatabase(options: DatabaseOptions): Database {
     ...config,
     max: Math.max(2, Math.ceil(size / 2)),
     connectionTimeoutMillis: options.lookupConnectionTimeoutMs ?? 1000,
+    // Admission has a 10 s webhook budget shared with everything else Kyverno does: a hung database must fail a
+    // lookup in seconds, not after the 30 s that writes are allowed.
+    statement_timeout: LOOKUP_STATEMENT_TIMEOUT_MS,
+    query_timeout: LOOKUP_STATEMENT_TIMEOUT_MS + 1000,
     application_name: `${config.application_name}-lookup`,
   });
   // An idle client losing its connection (database restart) must not crash the process; the pool replaces it.

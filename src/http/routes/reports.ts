@@ -92,7 +92,7 @@ export function reportsRouter(deps: AppDependencies): Router {
     const { id } = parseOr400(reportIdSchema, req.params, "path");
     const gz = await findRawReport(deps.pool, id);
     if (!gz) throw notFound("report_not_found", `No report ${id}.`);
-    sendRawReport(req, res, id, gz);
+    await sendRawReport(req, res, id, gz);
   });
 
   return router;
