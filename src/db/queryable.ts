@@ -8,16 +8,19 @@ export type Queryable = Pick<Pool | PoolClient, "query"> & {
 /** Runs `work` in one transaction; rolls back on any error, so a failed request leaves nothing behind. */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client.query("ROLLBACK").catch((rollbackError: Error) => {
+      broken = rollbackError; // e.g. a query timeout left a statement running: the connection must not be reused
+    });
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

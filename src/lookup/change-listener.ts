@@ -171,6 +171,11 @@ export class ChangeListener implements ChangePropagation {
       await client.query(`LISTEN ${SYNC_CHANNEL}`);
       await client.query(`LISTEN ${SYNC_ACK_CHANNEL}`);
       const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid, set_config('application_name', $1, false)", [LISTENER_APPLICATION_NAME]);
+      if (this.stopped) {
+        // stop() ran while this connection was being set up: it must not be kept (it would hold the process open).
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.backendPid = rows[0]!.pid;
       this.client = client;
       this.connected = true;
