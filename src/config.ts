@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { MAX_TOKEN_LENGTH } from "./auth/token-service";
 
 const byteSize = z
   .string()
@@ -25,7 +26,7 @@ export const environmentSchema = z.object({
     z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// or postgresql:// URL").optional(),
   ),
   DATA_DIR: z.string().min(1).default("./.data"),
-  ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "at least 16 characters").optional()),
+  ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "at least 16 characters").max(MAX_TOKEN_LENGTH, `at most ${MAX_TOKEN_LENGTH} characters`).optional()),
   MAX_REPORT_BYTES: byteSize.default(50 * 1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOOKUP_AUTH: z.enum(["token", "none", "kubernetes"]).default("token"),

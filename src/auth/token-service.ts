@@ -33,6 +33,9 @@ interface CacheEntry {
 const CACHE_TTL_MS = 5_000;
 const LAST_USED_FLUSH_MS = 30_000;
 
+/** Longer bearer tokens are refused without a database query; ADMIN_TOKEN is held to it at start. */
+export const MAX_TOKEN_LENGTH = 256;
+
 /**
  * Verifies bearer tokens against SHA-256 hashes in api_tokens. Lookups by hash are exact-match on a unique index,
  * so no token is ever compared byte by byte; answers are cached for 5 s (a revoke reaches every replica within
@@ -104,7 +107,7 @@ export class TokenService {
 
   /** The principal for a bearer token, or null when it is unknown, expired or revoked. */
   async verify(token: string): Promise<Principal | null> {
-    if (token.length < 10 || token.length > 256) return null;
+    if (token.length < 10 || token.length > MAX_TOKEN_LENGTH) return null;
     const hash = hashToken(token);
     const nowMs = this.clock().getTime();
     let entry = this.cache.get(hash);

@@ -32,6 +32,8 @@ describe("configuration is parsed once, at start", () => {
     ["LOG_LEVEL", "loud"],
     ["LOOKUP_AUTH", "maybe"],
     ["ADMIN_TOKEN", "short"],
+    // Bearer tokens over 256 characters are refused before any lookup, so a longer ADMIN_TOKEN could never be used.
+    ["ADMIN_TOKEN", "x".repeat(257)],
   ])("when %s=%s, then the start stops with a message naming the variable", (name, value) => {
     let error: unknown;
     try {
