@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import net from "node:net";
+import { gunzipSync } from "node:zlib";
 import { FIXTURES_DIR, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
@@ -16,15 +18,30 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
     });
   });
 }
 
 const fixture = (name: string) => path.join(FIXTURES_DIR, name);
+
+/** A juice-shop report padded past 5 MB (every description longer), as Trivy could have written it; returns its path. */
+function writeLargeReport(name: string, digestSeed: string): string {
+  const report = readFixtureJson("juice-shop-v10.2.0.json");
+  report.ArtifactName = "bkimminich/juice-shop-large:v10.2.0";
+  report.Metadata.RepoTags = ["bkimminich/juice-shop-large:v10.2.0"];
+  report.Metadata.RepoDigests = [`bkimminich/juice-shop-large@${fakeDigest(digestSeed)}`];
+  const vulns = report.Results.flatMap((r: any) => r.Vulnerabilities ?? []);
+  const pad = "x".repeat(Math.ceil((6 * 1024 * 1024) / vulns.length));
+  for (const v of vulns) v.Description = `${v.Description ?? ""} ${pad}`;
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, JSON.stringify(report));
+  expect(fs.statSync(file).size).toBeGreaterThan(5 * 1024 * 1024);
+  return file;
+}
 const alpineDigest = fakeDigest("cli-alpine-310");
 const juiceDigest = (readFixtureJson("juice-shop-v10.2.0.json").Metadata.RepoDigests[0] as string).split("@")[1]!;
 
@@ -112,18 +129,7 @@ describe("scan-registry upload", () => {
   });
 
   test("when the report is larger than 5 MB, then it is streamed gzip-compressed with progress on stderr and stored byte for byte", async () => {
-    const report = readFixtureJson("juice-shop-v10.2.0.json");
-    report.ArtifactName = "bkimminich/juice-shop-large:v10.2.0";
-    report.Metadata.RepoTags = ["bkimminich/juice-shop-large:v10.2.0"];
-    report.Metadata.RepoDigests = [`bkimminich/juice-shop-large@${fakeDigest("cli-large")}`];
-    // Pad every vulnerability's description to pass 5 MB with a report Trivy could have written.
-    const vulns = report.Results.flatMap((r: any) => r.Vulnerabilities ?? []);
-    const pad = "x".repeat(Math.ceil((6 * 1024 * 1024) / vulns.length));
-    for (const v of vulns) v.Description = `${v.Description ?? ""} ${pad}`;
-    const file = path.join(tmp, "large.json");
-    fs.writeFileSync(file, JSON.stringify(report));
-    const size = fs.statSync(file).size;
-    expect(size).toBeGreaterThan(5 * 1024 * 1024);
+    const file = writeLargeReport("large.json", "cli-large");
 
     const run = await cli(["upload", file, "--json"], { ...env, GITHUB_ACTIONS: "true" });
     expect(run.code).toBe(1);
@@ -138,6 +144,63 @@ describe("scan-registry upload", () => {
     const meta = await app.http.get(`/v1/reports/${answer.report_id}`).set("Authorization", `Bearer ${app.adminToken}`);
     expect(meta.body.source).toBe("github-actions");
   });
+
+  test("when a report larger than 5 MB is uploaded with --no-progress, then it is still streamed (chunked, no Content-Length) and prints no progress", async () => {
+    const file = writeLargeReport("large-quiet.json", "cli-large-quiet");
+    // A stand-in service that records how the body came and answers as POST /v1/reports does.
+    const seen: Array<{ headers: http.IncomingHttpHeaders; body: Buffer }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        res.setHeader("Content-Type", "application/json");
+        res.end(JSON.stringify({ report_id: "00000000-0000-4000-8000-000000000000", duplicate: false, format: "trivy", images: [], summary: {} }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+      const run = await cli(["upload", file, "--no-progress", "--url", url], env);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.headers["content-length"]).toBeUndefined();
+      expect(seen[0]!.headers["transfer-encoding"]).toBe("chunked");
+      expect(seen[0]!.headers["content-encoding"]).toBe("gzip");
+      expect(gunzipSync(seen[0]!.body).equals(fs.readFileSync(file))).toBe(true);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test.each([[[] as string[]], [["--no-progress"]]])(
+    "when a report larger than 5 MB vanishes between its stat and its read (%j), then it exits 2 saying it cannot be read (no crash with exit 1, no hang)",
+    async (flags) => {
+      const file = writeLargeReport("vanishing.json", "cli-vanishing");
+      // Deletes the report just after the CLI's stat of it, as a CI workspace being cleaned up could. Piped with
+      // .pipe(), the read stream's error had no listener: the process crashed with exit 1, CI's "not compliant".
+      const preload = path.join(tmp, "vanish-after-stat.js");
+      fs.writeFileSync(
+        preload,
+        `const fs = require("node:fs");
+const statSync = fs.statSync;
+fs.statSync = function (p, ...rest) {
+  const stat = statSync.call(this, p, ...rest);
+  if (String(p) === process.env.VANISH_FILE) fs.unlinkSync(p);
+  return stat;
+};
+`,
+      );
+      const started = Date.now();
+      const run = await cli(["upload", file, "--digest", fakeDigest("cli-vanishing"), ...flags], { ...env, NODE_OPTIONS: `--require ${preload}`, VANISH_FILE: file }, 20_000);
+      expect(fs.existsSync(file)).toBe(false);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(`error: cannot read ${file}: ENOENT\n`);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    },
+    30_000,
+  );
 });
 
 describe("scan-registry check", () => {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { Readable, Transform } from "node:stream";
+import { pipeline, Readable, Transform } from "node:stream";
 import { gzipSync, createGzip } from "node:zlib";
 import type { Command } from "commander";
 import { callApi, clientOptions, CliError, EXIT, output, withConnectionOptions } from "../client";
@@ -24,7 +24,10 @@ interface UploadFlags {
   token?: string;
 }
 
-/** Reports larger than this always show progress (and are streamed rather than compressed in memory first). */
+/**
+ * Reports larger than this are always streamed rather than read whole and compressed in memory first, and show
+ * progress unless --no-progress.
+ */
 const LARGE_REPORT = 5 * 1024 * 1024;
 
 /** The CI system running the upload, recorded as the report's source unless --source says otherwise. */
@@ -66,6 +69,9 @@ function progressMeter(total: number, name: string): Transform {
   });
 }
 
+const cannotRead = (file: string, error: unknown) =>
+  new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+
 function openReport(file: string): { size: number } {
   try {
     const stat = fs.statSync(file);
@@ -73,7 +79,31 @@ function openReport(file: string): { size: number } {
     return { size: stat.size };
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw cannotRead(file, error);
+  }
+}
+
+/**
+ * The report gzip-compressed as a stream, through the progress meter when shown. stream.pipeline handles every stage's
+ * error and destroys the others, so a read error (the file vanished or became unreadable after the stat) errors the
+ * request body and the upload fails with exit 2; with .pipe() the read stream's error went unhandled and crashed the
+ * process with exit 1, which CI reads as "not compliant". `source` tells whether it was the file that failed.
+ */
+function streamReport(file: string, size: number, showProgress: boolean): { body: ReadableStream<Uint8Array>; source: fs.ReadStream } {
+  const source = fs.createReadStream(file);
+  const gzip = createGzip();
+  const stages: NodeJS.ReadWriteStream[] = showProgress ? [progressMeter(size, file), gzip] : [gzip];
+  pipeline([source, ...stages], () => {
+    /* errors reach the request through the destroyed gzip stream; the caller asks `source` which one failed */
+  });
+  return { body: Readable.toWeb(gzip) as ReadableStream<Uint8Array>, source };
+}
+
+function readReport(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw cannotRead(file, error);
   }
 }
 
@@ -97,7 +127,8 @@ export function register(program: Command): void {
       .addHelpText(
         "after",
         `
-Progress (bytes sent) is printed on stderr when stderr is a terminal or the report is larger than 5 MB.
+Progress (bytes sent) is printed on stderr when stderr is a terminal or the report is larger than 5 MB, unless
+--no-progress. Reports larger than 5 MB are streamed, never read whole into memory.
 
 Examples:
   trivy image --format json --output report.json registry.example.com/team/app:1.4.2
@@ -115,15 +146,25 @@ Examples:
     if (source) query.set("source", source);
 
     const showProgress = opts.progress !== false && (process.stderr.isTTY === true || size > LARGE_REPORT);
-    // Small reports are compressed in memory and sent with a Content-Length; large ones are streamed with progress.
-    const body = showProgress
-      ? (Readable.toWeb(fs.createReadStream(file).pipe(progressMeter(size, file)).pipe(createGzip())) as ReadableStream<Uint8Array>)
-      : gzipSync(fs.readFileSync(file));
+    // Small reports without progress are compressed in memory and sent with a Content-Length; large ones, and any
+    // whose progress is shown, are streamed.
+    const streamed = showProgress || size > LARGE_REPORT ? streamReport(file, size, showProgress) : undefined;
+    const body = streamed ? streamed.body : gzipSync(readReport(file));
     const qs = query.toString();
-    const { body: answer } = await callApi<UploadAnswer>(client, "POST", `/v1/reports${qs ? `?${qs}` : ""}`, body, {
-      "Content-Type": "application/json",
-      "Content-Encoding": "gzip",
-    });
+    let answer: UploadAnswer;
+    try {
+      ({ body: answer } = await callApi<UploadAnswer>(client, "POST", `/v1/reports${qs ? `?${qs}` : ""}`, body, {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+      }));
+    } catch (error) {
+      // The request failed because the file could not be read: say so, not "cannot reach".
+      if (streamed?.source.errored) throw cannotRead(file, streamed.source.errored);
+      throw error;
+    } finally {
+      // An answer that came before the whole body was read (a refusal) leaves nothing reading the file.
+      streamed?.source.destroy();
+    }
 
     output(opts, answer, () =>
       [
