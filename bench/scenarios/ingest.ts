@@ -48,10 +48,10 @@ async function databaseStatementsOnly(client: Client, body: Buffer, report: Deco
   const started = process.hrtime.bigint();
   await client.query("BEGIN");
   try {
-    const stored = await insertReport(client, { report, scannedAt: new Date(), sha256: crypto.randomUUID(), source: "bench-floor", uploadedBy: null, evaluationInput });
+    const reportId = await insertReport(client, { report, scannedAt: new Date(), sha256: crypto.randomUUID(), source: "bench-floor", uploadedBy: null, evaluationInput });
     await upsertVulnerabilities(client, report.vulnerabilities);
-    await insertFindings(client, stored!.id, report.findings);
-    await insertRaw(client, stored!.id, body.length, gzipped);
+    await insertFindings(client, reportId!, report.findings);
+    await insertRaw(client, reportId!, body.length, gzipped);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK");

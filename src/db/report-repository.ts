@@ -15,13 +15,13 @@ export interface NewReport {
 }
 
 /** Inserts the report row; returns null when the same bytes were stored before (report_sha256 is unique). */
-export async function insertReport(q: Queryable, r: NewReport): Promise<{ id: string; receivedAt: Date } | null> {
-  const { rows } = await q.query<{ id: string; received_at: Date }>(
+export async function insertReport(q: Queryable, r: NewReport): Promise<string | null> {
+  const { rows } = await q.query<{ id: string }>(
     `INSERT INTO scan_reports (scanned_at, format, scanner, scanner_version, artifact_name, artifact_type, config_digest,
        os_family, os_name, report_sha256, source, uploaded_by, finding_count, evaluation_input)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
      ON CONFLICT (report_sha256) DO NOTHING
-     RETURNING id, received_at`,
+     RETURNING id`,
     [
       r.scannedAt,
       r.report.format,
@@ -39,26 +39,40 @@ export async function insertReport(q: Queryable, r: NewReport): Promise<{ id: st
       JSON.stringify(r.evaluationInput),
     ],
   );
-  const row = rows[0];
-  return row ? { id: row.id, receivedAt: row.received_at } : null;
+  return rows[0]?.id ?? null;
 }
 
-export async function findReportIdBySha256(q: Queryable, sha256: string): Promise<string | null> {
-  const { rows } = await q.query<{ id: string }>("SELECT id FROM scan_reports WHERE report_sha256 = $1", [sha256]);
-  return rows[0]?.id ?? null;
+/** The report stored with these bytes' SHA-256, or null. */
+export async function findReportBySha256(q: Queryable, sha256: string): Promise<{ id: string; scannedAt: Date } | null> {
+  const { rows } = await q.query<{ id: string; scanned_at: Date }>("SELECT id, scanned_at FROM scan_reports WHERE report_sha256 = $1", [sha256]);
+  const row = rows[0];
+  return row ? { id: row.id, scannedAt: row.scanned_at } : null;
 }
 
 export async function insertRaw(q: Queryable, reportId: string, byteSize: number, gzipBytes: Buffer): Promise<void> {
   await q.query("INSERT INTO scan_report_raw (report_id, byte_size, gzip_bytes) VALUES ($1, $2, $3)", [reportId, byteSize, gzipBytes]);
 }
 
-export async function insertReportImages(q: Queryable, reportId: string, images: readonly ImageIdentity[]): Promise<void> {
-  await q.query(
+/** Links the report to the images it describes; returns the digests that were not linked to it yet. */
+export async function linkReportImages(q: Queryable, reportId: string, images: readonly ImageIdentity[]): Promise<string[]> {
+  const { rows } = await q.query<{ image_digest: string }>(
     `INSERT INTO scan_report_images (report_id, image_digest, repository, tags)
      SELECT $1, x.image_digest, x.repository, x.tags
-     FROM jsonb_to_recordset($2::jsonb) AS x(image_digest text, repository text, tags text[])`,
+     FROM jsonb_to_recordset($2::jsonb) AS x(image_digest text, repository text, tags text[])
+     ON CONFLICT (report_id, image_digest) DO NOTHING
+     RETURNING image_digest`,
     [reportId, JSON.stringify(images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })))],
   );
+  return rows.map((r) => r.image_digest);
+}
+
+/** Every digest the report is linked to, in digest order. */
+export async function findReportDigests(q: Queryable, reportId: string): Promise<string[]> {
+  const { rows } = await q.query<{ image_digest: string }>(
+    "SELECT image_digest FROM scan_report_images WHERE report_id = $1 ORDER BY image_digest",
+    [reportId],
+  );
+  return rows.map((r) => r.image_digest);
 }
 
 /**

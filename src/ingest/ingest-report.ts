@@ -2,11 +2,12 @@ import type { Pool } from "pg";
 import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
 import { inTransaction, notifyVerdictsChanged, POLICY_LOCK_ID } from "../db/queryable";
 import {
-  findReportIdBySha256,
+  findReportBySha256,
+  findReportDigests,
   insertFindings,
   insertRaw,
   insertReport,
-  insertReportImages,
+  linkReportImages,
   upsertVulnerabilities,
 } from "../db/report-repository";
 import { evaluateCompliance } from "../domain/evaluate-compliance";
@@ -62,61 +63,54 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
 
   const outcome = await inTransaction(deps.pool, async (tx) => {
     const now = deps.clock();
-    const scannedAt = report.scannedAt ?? now;
-    const stored = await insertReport(tx, {
+    const newReportId = await insertReport(tx, {
       report,
-      scannedAt,
+      scannedAt: report.scannedAt ?? now,
       sha256,
       source: request.source ?? null,
       uploadedBy: request.uploadedBy ?? null,
       evaluationInput,
     });
-    if (!stored) return { duplicate: true as const };
-    await insertReportImages(tx, stored.id, images);
-    await upsertVulnerabilities(tx, report.vulnerabilities);
-    await insertFindings(tx, stored.id, report.findings);
-    await insertRaw(tx, stored.id, request.bytes.length, await gzipped);
-
-    // Taken only now, for the verdict: held from the start it would keep a policy change waiting through the whole
-    // COPY, and every upload and lookup queued behind that change waiting too.
-    await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
-    const policy = await loadActivePolicy(tx);
-    const exceptions = await loadExceptionsInForce(tx, now);
-    const upserts = images.map((image: ImageIdentity) => ({
-      ...image,
-      reportId: stored.id,
-      scannedAt,
-      policyVersion: policy.version,
-      summary,
-      verdict: evaluateCompliance(
-        { imageDigest: image.imageDigest, repository: image.repository, scannedAt, findings: evaluationInput },
-        policy.rules,
-        exceptions,
-        now,
-      ),
-    }));
-    const changed = await upsertImageScans(tx, upserts, now);
-    await notifyVerdictsChanged(tx, changed);
-    return { duplicate: false as const, reportId: stored.id, changed, rows: await findImageScans(tx, images.map((i) => i.imageDigest)) };
+    // The same bytes were stored before (perhaps just now, by a concurrent identical upload): nothing of the report
+    // is written again, but a digest it is uploaded for that it does not name yet is linked and judged, or
+    // admission would keep saying not_scanned for it.
+    const target = newReportId ? { id: newReportId, scannedAt: report.scannedAt ?? now } : await findReportBySha256(tx, sha256);
+    if (!target) throw new Error("duplicate report vanished");
+    const linked = new Set(await linkReportImages(tx, target.id, images));
+    if (newReportId) {
+      await upsertVulnerabilities(tx, report.vulnerabilities);
+      await insertFindings(tx, newReportId, report.findings);
+      await insertRaw(tx, newReportId, request.bytes.length, await gzipped);
+    }
+    const judged = images.filter((image) => linked.has(image.imageDigest));
+    let changed: string[] = [];
+    if (judged.length > 0) {
+      // Taken only now, for the verdict: held from the start it would keep a policy change waiting through the
+      // whole COPY, and every upload and lookup queued behind that change waiting too.
+      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+      const policy = await loadActivePolicy(tx);
+      const exceptions = await loadExceptionsInForce(tx, now);
+      const upserts = judged.map((image: ImageIdentity) => ({
+        ...image,
+        reportId: target.id,
+        scannedAt: target.scannedAt,
+        policyVersion: policy.version,
+        summary,
+        verdict: evaluateCompliance(
+          { imageDigest: image.imageDigest, repository: image.repository, scannedAt: target.scannedAt, findings: evaluationInput },
+          policy.rules,
+          exceptions,
+          now,
+        ),
+      }));
+      changed = await upsertImageScans(tx, upserts, now);
+      await notifyVerdictsChanged(tx, changed);
+    }
+    const digests = newReportId ? images.map((i) => i.imageDigest) : await findReportDigests(tx, target.id);
+    return { duplicate: !newReportId, reportId: target.id, changed, rows: await findImageScans(tx, digests) };
   });
 
-  if (outcome.duplicate) {
-    // A concurrent identical upload may have won the insert: read what is stored now.
-    const reportId = await findReportIdBySha256(deps.pool, sha256);
-    if (!reportId) throw new Error("duplicate report vanished");
-    const { rows } = await deps.pool.query<{ image_digest: string }>(
-      "SELECT image_digest FROM scan_report_images WHERE report_id = $1 ORDER BY image_digest",
-      [reportId],
-    );
-    return {
-      reportId,
-      duplicate: true,
-      format: report.format,
-      images: await findImageScans(deps.pool, rows.map((r) => r.image_digest)),
-      summary,
-    };
-  }
   if (deps.changes && outcome.changed.length > 0) await deps.changes.awaitPropagation();
-  publishReportIngested({ format: report.format, findings: report.findings.length, duplicate: false });
-  return { reportId: outcome.reportId, duplicate: false, format: report.format, images: outcome.rows, summary };
+  publishReportIngested({ format: report.format, findings: report.findings.length, duplicate: outcome.duplicate });
+  return { reportId: outcome.reportId, duplicate: outcome.duplicate, format: report.format, images: outcome.rows, summary };
 }
