@@ -2,10 +2,11 @@ import type { Request, Response, Router } from "express";
 import { findImageScan, type ImageScanRow } from "../../db/image-scan-repository";
 import { findRawReport } from "../../db/report-repository";
 import { sendRawReport } from "../../http/send-raw-report";
-import { DomainError, notFound, type FieldError } from "../../domain/errors";
+import { notFound } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
-import { parseGrantForm, type ExceptionGrant, type FormFields } from "../forms";
+import { parseGrantForm, type FormFields } from "../forms";
+import { grantAll } from "../grant-exceptions";
 import { href, html } from "../html";
 import {
   FINDING_SORTS,
@@ -119,27 +120,4 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     if (!gz) throw notFound("report_not_found", `No report ${id}.`);
     sendRawReport(req, res, id, gz);
   });
-}
-
-/**
- * Grants the exceptions through the same use case as POST /v1/exceptions, all in one transaction (all or none, the
- * affected images re-evaluated once). A refusal by the use case (an expiry already past) comes back as form errors
- * rather than an error page.
- */
-export async function grantAll(ui: UiContext, grants: readonly ExceptionGrant[], by: string): Promise<FieldError[] | null> {
-  try {
-    const created = await ui.exceptions.createAll(grants.map((g) => ({ ...g, createdBy: by })));
-    for (const row of created.rows)
-      ui.deps.logger.info({ exception: row.id, vulnerability: row.vulnerability_id, by, changed: created.changed, via: "dashboard" }, "exception granted");
-  } catch (error) {
-    if (error instanceof DomainError && error.kind === "invalid")
-      return (error.errors?.length ? error.errors : [{ path: "", message: error.message }]).map((e) => ({
-        path: e.path === "body.expires_at" ? "expires_on" : e.path.replace(/^body\./, ""),
-        message: e.message,
-      }));
-    throw error;
-  } finally {
-    await ui.afterPolicyChange();
-  }
-  return null;
 }

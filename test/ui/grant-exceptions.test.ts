@@ -1,0 +1,62 @@
+import { readFixture } from "../support/fixtures";
+import { startTestApp, type TestApp } from "../support/test-app";
+import { fakeDigest } from "../support/trivy-counts";
+import { BrowserSession } from "./browser-session";
+
+/**
+ * Granting exceptions from the image and vulnerability pages: only a stored grant clears the caches and waits for
+ * every replica to hear the change (ChangeListener.awaitPropagation, up to 2 s); a refused form does neither.
+ */
+let app: TestApp;
+let browser: BrowserSession;
+const FLUENTD = fakeDigest("ui-grant-fluentd");
+const FLUENTD_CRITICAL = "CVE-2019-18224";
+
+beforeAll(async () => {
+  app = await startTestApp();
+  await app.http
+    .post(`/v1/reports?digest=${FLUENTD}&image=registry.example.com/ops/fluentd:1.0`)
+    .set({ Authorization: `Bearer ${app.adminToken}`, "Content-Type": "application/json" })
+    .send(readFixture("fluentd-gems.json.golden").toString())
+    .expect(201);
+  browser = new BrowserSession(app.service.url);
+  await browser.signIn(await app.token("compliance:read", "policy:write"));
+});
+afterAll(async () => app.close());
+afterEach(() => jest.restoreAllMocks());
+
+/** Counts what the dashboard's afterPolicyChange does: clear this replica's verdicts, wait for the others. */
+function watchPropagation() {
+  const deps = app.service.deps;
+  expect(deps.changes).toBeDefined();
+  return {
+    awaited: jest.spyOn(deps.changes!, "awaitPropagation"),
+    cleared: jest.spyOn(deps.verdictCache, "clear"),
+  };
+}
+
+const forms = [
+  { page: "image", path: () => `/ui/images/${FLUENTD}/exceptions`, fields: { vulnerability_id: FLUENTD_CRITICAL, scope: "image" } },
+  { page: "vulnerability", path: () => `/ui/vulnerabilities/${FLUENTD_CRITICAL}/exceptions`, fields: { scope: "repository", repository: "registry.example.com/ops/fluentd" } },
+];
+
+test.each(forms)("when the $page page's grant is refused (expiry already past), then no cache is cleared and no replica awaited", async ({ path, fields }) => {
+  const csrf = await browser.csrf();
+  const watch = watchPropagation();
+  const res = await browser.post(path(), { _csrf: csrf, ...fields, reason: "build stage only", expires_on: "2000-01-01" });
+  expect(res.status).toBe(422);
+  expect(res.text).toContain("must be in the future");
+  expect(watch.awaited).not.toHaveBeenCalled();
+  expect(watch.cleared).not.toHaveBeenCalled();
+  const { rows } = await app.database.db.pool.query("SELECT count(*)::int AS n FROM policy_exceptions");
+  expect(rows[0].n).toBe(0);
+});
+
+test.each(forms)("when the $page page's grant is stored, then the caches are cleared and the replicas awaited once", async ({ path, fields }) => {
+  const csrf = await browser.csrf();
+  const watch = watchPropagation();
+  const res = await browser.post(path(), { _csrf: csrf, ...fields, reason: "build stage only", expires_on: "2099-12-31" });
+  expect(res.status).toBe(303);
+  expect(watch.awaited).toHaveBeenCalledTimes(1);
+  expect(watch.cleared).toHaveBeenCalled();
+});
