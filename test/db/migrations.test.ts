@@ -1,4 +1,5 @@
-import { migrate } from "../../src/db/migrator";
+import { migrate, readMigrations } from "../../src/db/migrator";
+import { createEmptyDatabase } from "../support/empty-database";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 let t: TestDatabase;
@@ -12,6 +13,21 @@ test("when migrations run again, then nothing is reapplied", async () => {
 });
 
 test("when two replicas migrate at once, then both succeed and each migration is recorded once", async () => {
+  // On an empty database, so that there is something to migrate (the test database is a copy of a migrated
+  // template): between them the two replicas apply every migration exactly once, and all are recorded.
+  const names = readMigrations().map((m) => m.name);
+  expect(names.length).toBeGreaterThan(0);
+  const empty = await createEmptyDatabase();
+  try {
+    const replicas = [empty.open(), empty.open()];
+    const applied = await Promise.all(replicas.map((r) => migrate(r.pool)));
+    expect(applied.flat().sort()).toEqual(names);
+    const recorded = await replicas[0]!.pool.query<{ name: string }>("SELECT name FROM schema_migrations");
+    expect(recorded.rows.map((r) => r.name).sort()).toEqual(names);
+  } finally {
+    await empty.drop();
+  }
+
   const results = await Promise.all([migrate(t.db.pool), migrate(t.db.pool)]);
   expect(results).toEqual([[], []]);
   const rows = await t.db.pool.query("SELECT name, count(*) FROM schema_migrations GROUP BY name HAVING count(*) > 1");
