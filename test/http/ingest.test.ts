@@ -30,6 +30,7 @@ describe("when each real Trivy JSON fixture is uploaded", () => {
     expect(res.body.format).toBe("trivy");
     expect(res.body.duplicate).toBe(false);
     const expectedCompliant = counts.critical === 0 && counts.secrets === 0;
+    expect(res.body.images.length).toBeGreaterThan(0);
     for (const image of res.body.images) {
       expect(image.is_compliant).toBe(expectedCompliant);
       expect(image.status).toBe(expectedCompliant ? "compliant" : "non_compliant");

@@ -28,6 +28,13 @@ function value(text: string, sample: string): number {
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
 
+/** The value of one sample that must be in the scrape: a missing line fails instead of reading as 0. */
+function presentValue(text: string, sample: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  expect({ sample, present: line !== undefined }).toEqual({ sample, present: true });
+  return Number(line!.slice(sample.length + 1));
+}
+
 test("when /metrics is scraped without a token, then 401; with a token lacking compliance:read, then 403", async () => {
   expect((await app.http.get("/metrics")).status).toBe(401);
   const writer = await app.token("reports:write");
@@ -116,6 +123,18 @@ test("when METRICS_AUTH=none, then /metrics answers without a token, from a regi
     expect(res.status).toBe(200);
     // A fresh app's registry: none of the lookups counted above.
     expect(value(res.text, 'scan_registry_lookups_total{status="compliant"}')).toBe(0);
+    // ...and it counts this app's own lookups: after one, the line is there and says 1 (0 read from a missing line
+    // above would pass just the same if the metric were gone).
+    const digest = fakeDigest("metrics-open-alpine");
+    await open.http
+      .post(`/v1/reports?digest=${digest}`)
+      .set({ Authorization: `Bearer ${open.adminToken}`, "Content-Type": "application/json" })
+      .send(readFixture("alpine-310.json.golden").toString("utf8"))
+      .expect(201);
+    await open.http.get(`/v1/images/${digest}/compliance`).set({ Authorization: `Bearer ${open.adminToken}` }).expect(200);
+    const after = await open.http.get("/metrics");
+    expect(after.status).toBe(200);
+    expect(presentValue(after.text, 'scan_registry_lookups_total{status="compliant"}')).toBe(1);
   } finally {
     await open.close();
   }

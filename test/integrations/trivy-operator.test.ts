@@ -148,9 +148,18 @@ test("when both kinds arrive at the same moment, then neither is lost", async ()
 
 test("when the operator broadcasts a delete, then the reports are marked deleted, kept, and the verdict stays", async () => {
   const digest = fakeDigest("operator-4");
-  const created = await webhook(vulnerabilityReport(digest));
+  // A tag no other report in this file names (the fixture's nginx:alpine is also named by newer reports, which the
+  // tag would resolve to whether or not this one is deleted).
+  const resource = vulnerabilityReport(digest);
+  resource.report.artifact.tag = "operator-4-only";
+  const tagRef = "nginx:operator-4-only";
+  const created = await webhook(resource);
+  expect(created.status).toBe(201);
   const verdictBefore = await imageRow(digest);
-  const res = await webhook({ verb: "delete", operatorObject: vulnerabilityReport(digest) });
+  const byTagBefore = await http.get(`/v1/compliance?image=${tagRef}`).set(auth);
+  expect(byTagBefore.status).toBe(200);
+  expect(byTagBefore.body.image_digest).toBe(digest);
+  const res = await webhook({ verb: "delete", operatorObject: resource });
   expect(res.status).toBe(200);
   expect(res.body).toEqual({
     verb: "delete",
@@ -161,8 +170,11 @@ test("when the operator broadcasts a delete, then the reports are marked deleted
   expect(report.body.deleted_at).not.toBeNull();
   expect(await imageRow(digest)).toEqual(verdictBefore);
   // The tag no longer resolves through a deleted report.
-  const byTag = await http.get("/v1/compliance?image=nginx:alpine").set(auth);
+  const byTag = await http.get(`/v1/compliance?image=${tagRef}`).set(auth);
+  expect(byTag.status).toBe(200);
   expect(byTag.body.image_digest).not.toBe(digest);
+  expect(byTag.body.image_digest).toBeNull();
+  expect(byTag.body.status).toBe("not_scanned");
   await service.deps.decisionLog.flush(); // the lookup's decision-log row, before the next test counts rows
 });
 
