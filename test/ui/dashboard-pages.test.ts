@@ -49,7 +49,23 @@ test("when a report carries markup in package names, titles and sources, then ev
       expect(page.text).toContain("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
       expect(page.text).toContain("&lt;b&gt;ci&lt;/b&gt;");
     }
+    if (path.startsWith("/ui/vulnerabilities/")) {
+      // The vulnerability's title and the affected image's package name (the source is not on this page).
+      expect(page.text).toContain("&lt;script&gt;alert(&quot;pkg&quot;)&lt;/script&gt;");
+      expect(page.text).toContain("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
+    }
+    if (path.startsWith("/ui/images?")) {
+      // The list shows repositories, tags and digests, none of the report's markup: what it must show is the hostile
+      // image itself, or the absence check above looks at a page without it.
+      expect(rowsOf(page.text, "images-table")).toBe(1);
+      expect(page.text).toContain(`href="/ui/images/${HOSTILE}">registry.example.com/team/hostile</a>`);
+    }
   }
+  // Markup in the search term is echoed back in the search box as text.
+  const searched = await admin.get(`/ui/images?q=${encodeURIComponent(HOSTILE_TITLE)}`);
+  expect(searched.status).toBe(200);
+  expect(searched.text).not.toMatch(/<img/i);
+  expect(searched.text).toContain('value="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"');
 });
 
 test("when the overview opens, then it counts verdicts, charts findings and decisions, and lists non-compliant repositories", async () => {

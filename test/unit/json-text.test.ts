@@ -34,12 +34,27 @@ describe("the ASCII text of a JSON body", () => {
   });
 
   test("when arbitrary bytes sit inside a JSON string, then the ASCII text is accepted exactly when the bytes are, with the same value", () => {
+    let plainDecodings = 0;
     fc.assert(
       fc.property(fc.array(awkwardByte, { maxLength: 40 }), fc.boolean(), (inner, wrapInString) => {
         const bytes = Buffer.concat([Buffer.from(wrapInString ? '{"k":"' : "["), Buffer.from(inner), Buffer.from(wrapInString ? '"}' : "]")]);
         const plain = parsePlain(bytes);
         const text = asciiJsonText(bytes);
-        if (text === null) return; // parseJson then decodes the bytes as sent
+        if (text === null) {
+          // parseJson then decodes the bytes as sent: it must refuse them exactly when the plain decoding does, and
+          // otherwise give the same value.
+          plainDecodings++;
+          let served: { ok: true; value: unknown } | { ok: false };
+          try {
+            served = { ok: true, value: parseJson(bytes) };
+          } catch (error) {
+            expect(error).toBeInstanceOf(DomainError);
+            expect((error as DomainError).code).toBe("invalid_json");
+            served = { ok: false };
+          }
+          expect(served).toEqual(plain);
+          return;
+        }
         let escaped: { ok: true; value: unknown } | { ok: false };
         try {
           escaped = { ok: true, value: JSON.parse(text) };
@@ -50,6 +65,7 @@ describe("the ASCII text of a JSON body", () => {
       }),
       { numRuns: 5000 },
     );
+    expect(plainDecodings).toBeGreaterThan(0); // the branch above ran
   });
 
   test("when a non-ASCII character follows an odd run of backslashes, then the escaped form is not used (it would make an invalid escape valid)", () => {
