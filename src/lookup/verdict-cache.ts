@@ -59,6 +59,8 @@ export class VerdictCache {
   /** Stores an entry unless an invalidation happened since `generationAtLoad` was read. */
   set(digest: string, entry: CachedAnswer, generationAtLoad: number): void {
     if (!this.enabled || this.maxEntries === 0 || generationAtLoad !== this.generation) return;
+    // Re-set keys move to the end (Map keeps insertion order), and never evict another entry to make room.
+    this.entries.delete(digest);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
