@@ -72,13 +72,17 @@ export class TokenService {
     return { ...rows[0]!, token };
   }
 
-  /** Stores a token chosen by the operator (ADMIN_TOKEN) unless its hash is already there. */
+  /**
+   * Stores a token chosen by the operator (ADMIN_TOKEN), or makes it usable again if it was withdrawn. Its
+   * prefix is not stored: unlike a generated token, an operator's token can be short, and 8 of its characters
+   * would be a large part of the secret.
+   */
   async ensure(token: string, name: string, scopes: Scope[]): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes) VALUES ($1, $2, $3, $4)
        ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, scopes = EXCLUDED.scopes WHERE api_tokens.revoked_at IS NOT NULL
        RETURNING id`,
-      [name, token.slice(0, 8), hashToken(token), scopes],
+      [name, token.startsWith(TOKEN_PREFIX) ? token.slice(0, 8) : "(admin)", hashToken(token), scopes],
     );
     return (rowCount ?? 0) > 0;
   }
