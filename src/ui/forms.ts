@@ -121,5 +121,3 @@ export function parsePolicyForm(body: FormFields): Parsed<PolicyRules> {
   const parsed = policyRulesSchema.safeParse(candidate);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, errors: fieldErrorsFromZod(parsed.error.issues) };
 }
-
-export const exceptionIdFormSchema = z.object({ id: z.string().uuid("must be an exception ID") });

@@ -1,3 +1,4 @@
+import { hashToken } from "../../src/auth/token-service";
 import { readFixture } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { BrowserSession, csrfOf } from "./browser-session";
@@ -44,6 +45,8 @@ test("when the token is valid, then the session cookie is HttpOnly, SameSite, li
   const id = decodeURIComponent(cookie.split(";")[0]!.split("=")[1]!);
   const { rows } = await app.database.db.pool.query("SELECT id_hash FROM ui_sessions");
   expect(rows.map((r) => r.id_hash)).not.toContain(id);
+  // The stored form is the API tokens' (SHA-256, hex): sessions already stored stay valid.
+  expect(rows.map((r) => r.id_hash)).toContain(hashToken(id));
   const overview = await browser.get("/ui/");
   expect(overview.status).toBe(200);
   expect(overview.text).toContain("admin (ADMIN_TOKEN)");

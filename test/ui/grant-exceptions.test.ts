@@ -4,8 +4,8 @@ import { fakeDigest } from "../support/trivy-counts";
 import { BrowserSession } from "./browser-session";
 
 /**
- * Granting exceptions from the image and vulnerability pages: only a stored grant clears the caches and waits for
- * every replica to hear the change (ChangeListener.awaitPropagation, up to 2 s); a refused form does neither.
+ * Exception forms of the dashboard: only a stored change clears the caches and waits for every replica to hear it
+ * (ChangeListener.awaitPropagation, up to 2 s); a refused form does neither.
  */
 let app: TestApp;
 let browser: BrowserSession;
@@ -59,4 +59,12 @@ test.each(forms)("when the $page page's grant is stored, then the caches are cle
   expect(res.status).toBe(303);
   expect(watch.awaited).toHaveBeenCalledTimes(1);
   expect(watch.cleared).toHaveBeenCalled();
+});
+
+test.each(["not-an-id", "00000000-0000-4000-8000-000000000000"])("when a withdrawal names %s, then it answers 404 and nothing is propagated", async (id) => {
+  const csrf = await browser.csrf();
+  const watch = watchPropagation();
+  const res = await browser.post(`/ui/exceptions/${id}/withdraw`, { _csrf: csrf });
+  expect(res.status).toBe(404);
+  expect(watch.awaited).not.toHaveBeenCalled();
 });

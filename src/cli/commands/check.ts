@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { isDigest } from "../../domain/image-reference";
 import { callApi, clientOptions, CliError, EXIT, output, withConnectionOptions } from "../client";
 
 /** A reason as the API gives it (src/domain/verdict.ts); its message names the IDs that caused it. */
@@ -18,8 +19,6 @@ interface ComplianceAnswer {
   evaluated_at: string;
   policy_version: number;
 }
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** One line per image: a mark, the status, then who; reasons indented below. */
 export function verdictLines(image: { is_compliant: boolean; status: string; reasons: ReasonAnswer[] }, who: string): string[] {
@@ -51,7 +50,7 @@ Examples:
     const query = new URLSearchParams();
     if (opts.namespace) query.set("namespace", opts.namespace);
     let path: string;
-    if (DIGEST.test(ref)) path = `/v1/images/${ref}/compliance`;
+    if (isDigest(ref)) path = `/v1/images/${ref}/compliance`;
     else {
       query.set("image", ref);
       path = "/v1/compliance";

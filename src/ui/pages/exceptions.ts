@@ -1,5 +1,6 @@
 import type { Router } from "express";
-import { exceptionIdFormSchema, safeNext } from "../forms";
+import { exceptionIdSchema } from "../../http/policy-schemas";
+import { safeNext } from "../forms";
 import { href, html } from "../html";
 import { requireUiScope, verifyCsrf } from "../session/middleware";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
@@ -35,7 +36,7 @@ export function registerExceptions(router: Router, ui: UiContext): void {
   });
 
   router.post("/ui/exceptions/:id/withdraw", verifyCsrf, requireUiScope("policy:write"), async (req, res) => {
-    const parsed = exceptionIdFormSchema.safeParse({ id: req.params.id });
+    const parsed = exceptionIdSchema.safeParse({ id: req.params.id });
     if (!parsed.success) throw notFound("exception_not_found", "No such exception.");
     const revoked = await ui.exceptions.revoke(parsed.data.id, req.uiSession!.principal.name);
     await ui.afterPolicyChange();

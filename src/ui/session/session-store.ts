@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import type { Principal, Scope } from "../../auth/scopes";
+import { hashToken } from "../../auth/token-service";
 import type { Queryable } from "../../db/queryable";
 
 /** A signed-in browser: who (the token's current name and scopes) and the CSRF token its forms must carry. */
@@ -11,8 +12,6 @@ export interface UiSession {
 
 /** Sessions last a working day, never longer than the token they were opened with. */
 export const SESSION_HOURS = 8;
-
-const hashId = (id: string) => crypto.createHash("sha256").update(id, "utf8").digest("hex");
 
 /**
  * Dashboard sessions in ui_sessions, so every replica knows every session and a restart signs nobody out. Each read
@@ -37,7 +36,7 @@ export class UiSessionStore {
        SELECT $1, t.id, $3, $4, LEAST($4::timestamptz + make_interval(hours => $5::int), COALESCE(t.expires_at, 'infinity')), left($6, 200)
        FROM api_tokens t WHERE t.id = $2
        RETURNING expires_at`,
-      [hashId(id), principal.id, csrfToken, now, SESSION_HOURS, userAgent ?? null],
+      [hashToken(id), principal.id, csrfToken, now, SESSION_HOURS, userAgent ?? null],
     );
     if (!rows[0]) throw new Error("the token disappeared while signing in");
     return { id, session: { principal, csrfToken, expiresAt: rows[0].expires_at } };
@@ -51,7 +50,7 @@ export class UiSessionStore {
       `SELECT s.token_id, t.name, t.scopes, s.csrf_token, s.expires_at
        FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id
        WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
-      [hashId(id), now],
+      [hashToken(id), now],
     );
     const row = rows[0];
     if (!row) return null;
@@ -63,6 +62,6 @@ export class UiSessionStore {
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db.query("DELETE FROM ui_sessions WHERE id_hash = $1", [hashId(id)]);
+    await this.db.query("DELETE FROM ui_sessions WHERE id_hash = $1", [hashToken(id)]);
   }
 }

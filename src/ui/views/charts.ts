@@ -11,7 +11,6 @@ export interface Bar {
   value: number;
   /** CSS class of the bar's fill, e.g. fill-critical. */
   fill: string;
-  href?: string;
 }
 
 let chartSeq = 0;

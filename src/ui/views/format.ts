@@ -9,10 +9,6 @@ export function time(value: Date | string | null | undefined, fallback = "—"):
   return html`<time datetime="${d.toISOString()}">${text}</time>`;
 }
 
-export function day(value: Date | string): string {
-  return (value instanceof Date ? value : new Date(value)).toISOString().slice(0, 10);
-}
-
 /** A digest shortened for tables (sha256:0123456789ab…), the whole value in the tooltip and for screen readers. */
 export function shortDigest(digest: string): SafeHtml {
   const short = digest.length > 19 ? digest.slice(0, 19) + "…" : digest;
