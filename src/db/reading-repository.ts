@@ -20,9 +20,10 @@ export async function listImageScans(
   if (filter.status) add("status = ?", filter.status);
   if (filter.repository) add("repository = ?", filter.repository);
   if (filter.search) {
-    params.push(filter.search);
-    const p = `$${params.length}`;
-    where.push(`(image_digest LIKE ${p} || '%' OR image_digest LIKE 'sha256:' || ${p} || '%' OR ${p} = ANY(tags) OR repository LIKE '%' || ${p} || '%')`);
+    // The text as typed: % and _ are characters to find, not LIKE wildcards (backslash is LIKE's escape).
+    params.push(filter.search, filter.search.replace(/[\\%_]/g, "\\$&"));
+    const [text, pattern] = [`$${params.length - 1}`, `$${params.length}`];
+    where.push(`(image_digest LIKE ${pattern} || '%' OR image_digest LIKE 'sha256:' || ${pattern} || '%' OR ${text} = ANY(tags) OR repository LIKE '%' || ${pattern} || '%')`);
   }
   if (filter.after) add("image_digest > ?", filter.after);
   params.push(filter.limit + 1);

@@ -29,6 +29,12 @@ test("when images are listed with a filter, then only matching images come back,
   expect(byRepo.body.items.map((i: { image_digest: string }) => i.image_digest)).toEqual([centos]);
   const byTag = await app.http.get("/v1/images").query({ q: "3.10" }).set(auth());
   expect(byTag.body.items.map((i: { image_digest: string }) => i.image_digest)).toEqual([alpine]);
+  // Typed % and _ are searched for as characters: "acme/_entos" names no repository, though _ matches any one in LIKE.
+  for (const q of ["acme/_entos", "acme%centos", "%"]) {
+    expect((await app.http.get("/v1/images").query({ q }).set(auth())).body.items).toEqual([]);
+  }
+  const byRepoPart = await app.http.get("/v1/images").query({ q: "acme/cent" }).set(auth());
+  expect(byRepoPart.body.items.map((i: { image_digest: string }) => i.image_digest)).toEqual([centos]);
 
   const seen: string[] = [];
   let cursor: string | null = null;
