@@ -30,6 +30,26 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
  */
 export const POLICY_LOCK_ID = 0x5ca9_0002;
 
+/**
+ * Takes the policy lock exclusively for the rest of the transaction (policy and exception writers). Ingest, lookups
+ * and the sweeper hold it shared, so nothing can commit a verdict under a policy version or exception set that
+ * this transaction is replacing.
+ */
+export async function lockPolicyExclusively(tx: Queryable): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock($1)", [POLICY_LOCK_ID]);
+}
+
+/** Takes the policy lock shared for the rest of the transaction, before a verdict is computed and stored. */
+export async function lockPolicyShared(tx: Queryable): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+}
+
+/** lockPolicyShared without waiting: false when a policy writer holds the lock. */
+export async function tryLockPolicyShared(tx: Queryable): Promise<boolean> {
+  const { rows } = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock_shared($1) AS locked", [POLICY_LOCK_ID]);
+  return rows[0]!.locked;
+}
+
 export const VERDICT_CHANNEL = "scan_registry_verdicts";
 export const POLICY_CHANNEL = "scan_registry_policy";
 

@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
 import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
-import { inTransaction, notifyVerdictsChanged, POLICY_LOCK_ID } from "../db/queryable";
+import { inTransaction, lockPolicyShared, notifyVerdictsChanged } from "../db/queryable";
 import {
   findReportBySha256,
   findReportDigests,
@@ -87,7 +87,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     if (judged.length > 0) {
       // Taken only now, for the verdict: held from the start it would keep a policy change waiting through the
       // whole COPY, and every upload and lookup queued behind that change waiting too.
-      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
+      await lockPolicyShared(tx);
       const policy = await loadActivePolicy(tx);
       const exceptions = await loadExceptionsInForce(tx, now);
       const upserts = judged.map((image: ImageIdentity) => ({

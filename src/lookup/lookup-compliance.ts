@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
 import { findImageScan, type ImageScanRow } from "../db/image-scan-repository";
-import { inTransaction, POLICY_LOCK_ID } from "../db/queryable";
+import { inTransaction, tryLockPolicyShared } from "../db/queryable";
 import { badRequest } from "../domain/errors";
 import { evaluateCompliance, summaryReason } from "../domain/evaluate-compliance";
 import { formatImageReference, isDigest, parseImageReference } from "../domain/image-reference";
@@ -177,10 +177,10 @@ export class ComplianceLookup {
   private async reevaluate(row: ImageScanRow, now: Date): Promise<ImageScanRow | null> {
     const digest = row.image_digest;
     return inTransaction(this.deps.pool, async (tx) => {
-      const { rows } = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock_shared($1) AS locked", [POLICY_LOCK_ID]);
+      const locked = await tryLockPolicyShared(tx);
       const policy = await loadActivePolicy(tx);
       const exceptions = await loadExceptionsInForce(tx, now);
-      if (rows[0]!.locked) {
+      if (locked) {
         await reevaluateImages(tx, { digests: [digest] }, policy, exceptions, now);
         return findImageScan(tx, digest);
       }

@@ -1,7 +1,7 @@
 import type { Pool } from "pg";
-import { inTransaction, type Queryable } from "../db/queryable";
+import { inTransaction, lockPolicyExclusively, type Queryable } from "../db/queryable";
 import { invalid, notFound } from "../domain/errors";
-import { lockPolicyExclusively, notifyPolicyChanged, reevaluateCounting, type ReevaluationOutcome } from "./policy-service";
+import { notifyPolicyChanged, reevaluateCounting, type ReevaluationOutcome } from "./policy-service";
 
 export type ExceptionState = "active" | "expired" | "revoked";
 

@@ -1,8 +1,7 @@
 import type { Pool } from "pg";
 import type { Logger } from "pino";
-import { inTransaction, POLICY_LOCK_ID } from "../db/queryable";
-import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
-import { reevaluateImages } from "./reevaluate";
+import { inTransaction, lockPolicyShared } from "../db/queryable";
+import { reevaluateCounting } from "./policy-service";
 
 /**
  * Time changes verdicts (an exception expires, a scan passes max_scan_age_days). Lookups already re-evaluate such
@@ -43,12 +42,11 @@ export class ExpirySweeper {
     const now = this.clock();
     const due = await this.pool.query("SELECT 1 FROM image_scans WHERE valid_until <= $1 LIMIT 1", [now]);
     if (due.rowCount === 0) return 0;
-    const result = await inTransaction(this.pool, async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock_shared($1)", [POLICY_LOCK_ID]);
-      const policy = await loadActivePolicy(tx);
-      return reevaluateImages(tx, { expiredAt: now }, policy, await loadExceptionsInForce(tx, now), now);
+    const outcome = await inTransaction(this.pool, async (tx) => {
+      await lockPolicyShared(tx);
+      return reevaluateCounting(tx, { expiredAt: now }, now);
     });
-    if (result.evaluated > 0) this.logger.info({ evaluated: result.evaluated, changed: result.changed.length }, "re-evaluated expired verdicts");
-    return result.evaluated;
+    if (outcome.reevaluated > 0) this.logger.info({ evaluated: outcome.reevaluated, changed: outcome.changed }, "re-evaluated expired verdicts");
+    return outcome.reevaluated;
   }
 }

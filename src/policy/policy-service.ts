@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from "pg";
-import { inTransaction, POLICY_CHANNEL, POLICY_LOCK_ID, type Queryable } from "../db/queryable";
+import { inTransaction, lockPolicyExclusively, POLICY_CHANNEL, type Queryable } from "../db/queryable";
 import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
 import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
 import { reevaluateImages, type ReevaluationScope } from "./reevaluate";
@@ -13,14 +13,6 @@ export interface ReevaluationOutcome {
 
 export interface PolicySetResult extends ReevaluationOutcome {
   policy: PolicyVersion;
-}
-
-/**
- * Takes the policy lock exclusively for the rest of the transaction. Ingest, lookups and the sweeper hold it shared,
- * so nothing can commit a verdict under a policy version or exception set that this transaction is replacing.
- */
-export async function lockPolicyExclusively(tx: Queryable): Promise<void> {
-  await tx.query("SELECT pg_advisory_xact_lock($1)", [POLICY_LOCK_ID]);
 }
 
 /** Tells every replica (LISTEN in ChangeListener) to drop its cached policy and verdicts; delivered at commit. */

@@ -1,4 +1,4 @@
-import { POLICY_LOCK_ID } from "../../src/db/queryable";
+import { lockPolicyExclusively } from "../../src/db/queryable";
 import { readFixture, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
@@ -94,7 +94,7 @@ describe("when a verdict runs out while a policy change holds the policy lock", 
     const writer = await app.database.db.pool.connect();
     try {
       await writer.query("BEGIN");
-      await writer.query("SELECT pg_advisory_xact_lock($1)", [POLICY_LOCK_ID]);
+      await lockPolicyExclusively(writer);
       now = new Date(expiresAt.getTime());
       const missesBefore = app.service.deps.verdictCache.misses;
       const answers = await Promise.all([lookup(asked), lookup(asked), lookup(asked)]);
