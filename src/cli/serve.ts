@@ -1,19 +1,14 @@
-import { ConfigError, loadConfig } from "../config";
+import { loadConfig } from "../config";
 import { createLogger } from "../logger";
 import { startService } from "../server";
+import { EXIT } from "./client";
 
-/** `scan-registry serve`: runs the service until SIGTERM/SIGINT, then drains and exits. */
+/**
+ * `scan-registry serve`: runs the service until SIGTERM/SIGINT, then drains and exits. A bad configuration throws
+ * ConfigError, which runCli prints and turns into exit 2, as for migrate.
+ */
 export async function serve(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const service = await startService(config, {
     logger,
@@ -38,5 +33,5 @@ export async function serve(): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
   logger.info("stopped");
-  return 0;
+  return EXIT.ok;
 }
