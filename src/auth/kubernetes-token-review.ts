@@ -1,11 +1,10 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { Logger } from "pino";
 import { DomainError } from "../domain/errors";
 import type { Principal, Scope } from "./scopes";
-import { TOKEN_PREFIX } from "./token-service";
+import { hashToken, TOKEN_PREFIX } from "./token-service";
 
 export interface TokenReviewOptions {
   /** Base URL of the Kubernetes API, e.g. https://10.0.0.1:443 (in-cluster) or a test's loopback fake. */
@@ -70,7 +69,7 @@ export class KubernetesTokenReviewer {
 
   /** The principal for a token Kubernetes accepts for our audience, or null. Throws 502 when the API fails. */
   async review(token: string): Promise<Principal | null> {
-    const key = crypto.createHash("sha256").update(token).digest("hex");
+    const key = hashToken(token);
     const now = this.clock();
     const hit = this.cache.get(key);
     if (hit && hit.until > now) return hit.principal;

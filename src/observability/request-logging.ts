@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import { LOOKUP_ROUTE } from "../http/lookup-fast-path";
 import type { ServiceMetrics } from "./metrics";
 
 /**
@@ -7,7 +8,7 @@ import type { ServiceMetrics } from "./metrics";
  * admission_decisions, so their access lines are written at debug level (LOG_LEVEL=debug shows them). Refusals
  * (4xx/5xx) are logged at info like every other request.
  */
-export const QUIET_ROUTES: ReadonlySet<string> = new Set(["/v1/images/:digest/compliance", "/v1/compliance", "/v1/compliance/check"]);
+export const QUIET_ROUTES: ReadonlySet<string> = new Set([LOOKUP_ROUTE, "/v1/compliance", "/v1/compliance/check"]);
 
 const DEBUG = 20;
 const INFO = 30;

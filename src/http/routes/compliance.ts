@@ -4,7 +4,7 @@ import { badRequest } from "../../domain/errors";
 import type { LookupContext } from "../../lookup/lookup-compliance";
 import type { CachedAnswer } from "../../lookup/verdict-cache";
 import type { AppDependencies } from "../app-dependencies";
-import type { LookupHeaderTemplate } from "../lookup-fast-path";
+import { LOOKUP_ROUTE, type LookupHeaderTemplate } from "../lookup-fast-path";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -41,7 +41,7 @@ export function complianceRouter(deps: AppDependencies): Router {
   const router = Router();
   const canRead = requireScope(deps.authenticateLookup, "compliance:read");
 
-  router.get("/v1/images/:digest/compliance", canRead, async (req, res) => {
+  router.get(LOOKUP_ROUTE, canRead, async (req, res) => {
     const query = parseOr400(complianceQuerySchema, req.query, "query");
     const digest = String(req.params.digest);
     sendAnswer(res, await deps.lookup.byDigest(digest, context(req, query.namespace, query.image ?? digest)), deps.lookupHeaders);
