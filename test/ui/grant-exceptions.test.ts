@@ -35,7 +35,7 @@ function watchPropagation() {
   };
 }
 
-const forms = [
+const forms: Array<{ page: string; path: () => string; fields: Record<string, string> }> = [
   { page: "image", path: () => `/ui/images/${FLUENTD}/exceptions`, fields: { vulnerability_id: FLUENTD_CRITICAL, scope: "image" } },
   { page: "vulnerability", path: () => `/ui/vulnerabilities/${FLUENTD_CRITICAL}/exceptions`, fields: { scope: "repository", repository: "registry.example.com/ops/fluentd" } },
 ];
