@@ -1,7 +1,7 @@
 /**
  * The http_request_duration_seconds histogram, kept as plain arrays because it sits on the lookup path: prom-client's
- * Histogram validates and hashes the label set on every observation (about 4 µs here), this costs one Map lookup and
- * a short loop (about 0.1 µs). prom-client formats it at scrape time: it is registered as a metric whose get() returns
+ * Histogram validates and hashes the label set on every observation (0.7–0.8 µs here), this costs one Map lookup and
+ * a short loop (0.02–0.03 µs; a million observations each, 3 rounds, 7 buckets, on the 2-core bench machine). prom-client formats it at scrape time: it is registered as a metric whose get() returns
  * the same samples a prom-client Histogram would.
  */
 interface Series {

@@ -118,6 +118,6 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound("report_not_found", "No such report.");
     const gz = await findRawReport(ui.deps.pool, id);
     if (!gz) throw notFound("report_not_found", `No report ${id}.`);
-    sendRawReport(req, res, id, gz);
+    await sendRawReport(req, res, id, gz);
   });
 }
