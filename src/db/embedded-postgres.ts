@@ -104,8 +104,14 @@ export async function startEmbeddedPostgres(
   const clusterDir = path.join(dataDir, "postgres");
   const credentialsPath = path.join(dataDir, PASSWORD_FILE);
   const isNew = !fs.existsSync(path.join(clusterDir, "PG_VERSION"));
+  if (!isNew && !fs.existsSync(credentialsPath)) {
+    // A new password would not be the cluster's: fail with what to do rather than with an authentication error.
+    throw new Error(
+      `The embedded PostgreSQL in ${clusterDir} exists but its password file ${credentialsPath} is missing: restore it, or move ${dataDir} away to start with an empty database.`,
+    );
+  }
   let password: string;
-  if (isNew || !fs.existsSync(credentialsPath)) {
+  if (isNew) {
     password = require("node:crypto").randomBytes(24).toString("hex");
     fs.writeFileSync(credentialsPath, JSON.stringify({ user: USER, password }), { mode: 0o600 });
   } else {
