@@ -23,19 +23,28 @@ function takesReports(req: Request): boolean {
   return req.method === "POST" && (req.path === "/v1/reports" || req.path === "/v1/integrations/trivy-operator");
 }
 
+// MAX_JSON_BODY_BYTES for a request to a route that does not take reports, for readBody to hold a chunked body to.
+const bodyCeilings = new WeakMap<Response, number>();
+
+export function bodyCeilingOf(res: Response): number | undefined {
+  return bodyCeilings.get(res);
+}
+
 /**
  * Refuses (413) a body whose declared Content-Length passes `maxBytes` on any endpoint that does not take reports,
- * before anything is read or authenticated. Chunked bodies are bounded while streaming by each route's readBody
- * limit (all of them ≤ this ceiling).
+ * before anything is read or authenticated; a body without one (chunked) is held to the same ceiling while it
+ * streams, by readBody, together with the route's own limit.
  */
 export function bodySizeCeiling(maxBytes: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
+    if (takesReports(req)) return next();
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > maxBytes && !takesReports(req)) {
+    if (declared > maxBytes) {
       res.set("Connection", "close");
       sendProblem(res, problem(413, "payload_too_large", `The request body is larger than the limit of ${maxBytes} bytes (MAX_JSON_BODY_BYTES).`, { limit_bytes: maxBytes }));
       return;
     }
+    bodyCeilings.set(res, maxBytes);
     next();
   };
 }

@@ -1,7 +1,7 @@
 import { createGunzip, createInflate } from "node:zlib";
 import type { Request } from "express";
 import { DomainError, badRequest } from "../domain/errors";
-import { assertJsonDepth, MAX_JSON_DEPTH } from "./hardening";
+import { assertJsonDepth, bodyCeilingOf, MAX_JSON_DEPTH } from "./hardening";
 import { asciiJsonText } from "./json-text";
 
 export interface ReadBodyOptions {
@@ -16,8 +16,10 @@ export interface ReadBodyOptions {
  * the wire or the decoded bytes pass `limit`: counted while streaming, so an oversized or gzip-bomb upload is never
  * held in memory whole.
  */
-export async function readBody(req: Request, limit: number, options: ReadBodyOptions = {}): Promise<Buffer> {
-  const { limitSetting, onChunk } = options;
+export async function readBody(req: Request, routeLimit: number, options: ReadBodyOptions = {}): Promise<Buffer> {
+  const { onChunk } = options;
+  const ceiling = req.res ? bodyCeilingOf(req.res) : undefined;
+  const [limit, limitSetting] = ceiling !== undefined && ceiling < routeLimit ? [ceiling, "MAX_JSON_BODY_BYTES"] : [routeLimit, options.limitSetting];
   const tooLarge = () =>
     new DomainError(
       "too_large",

@@ -56,6 +56,34 @@ describe("body limits", () => {
     expect(await app.database.rowCounts()).toEqual(before);
   });
 
+  test("when MAX_JSON_BODY_BYTES is lowered, then a chunked body is held to it too, and report uploads are not", async () => {
+    const small = await startTestApp({ env: { MAX_JSON_BODY_BYTES: "4kb" } });
+    try {
+      const chunked = (bytes: Buffer) => {
+        const body = async function* () {
+          for (let i = 0; i < bytes.length; i += 1024) yield bytes.subarray(i, i + 1024);
+        };
+        return { body: ReadableStream.from(body()), duplex: "half" } as RequestInit;
+      };
+      // The ECR events route's own limit is 1 MB; the setting is lower and wins.
+      const events = await fetch(`${small.service.url}/v1/integrations/ecr/events`, {
+        method: "POST",
+        headers: { ...admin, "Content-Type": "application/json" },
+        ...chunked(Buffer.alloc(64 * 1024, 0x20)),
+      });
+      expect(events.status).toBe(413);
+      expect(await events.json()).toMatchObject({ code: "payload_too_large", limit_bytes: 4096, detail: expect.stringContaining("MAX_JSON_BODY_BYTES") });
+      const report = await fetch(`${small.service.url}/v1/reports?digest=${fakeDigest("ceiling-report")}`, {
+        method: "POST",
+        headers: { ...admin, "Content-Type": "application/json" },
+        ...chunked(readFixture("alpine-310.json.golden")),
+      });
+      expect(report.status).toBe(201);
+    } finally {
+      await small.close();
+    }
+  });
+
   test("when a chunked body (no Content-Length) passes a route's limit, then 413 too", async () => {
     const chunks = async function* () {
       for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024, 0x20);
