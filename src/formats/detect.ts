@@ -6,7 +6,8 @@
  */
 import { unsupported } from "../domain/errors";
 import type { ReportFormat } from "../domain/severity";
-import { isOperatorApiVersion, isSupportedOperatorKind, isOperatorListKind } from "./trivy-operator";
+import { isJsonObject } from "./shared";
+import { isList, isOperatorApiVersion, isSupportedOperatorKind, isOperatorListKind } from "./trivy-operator";
 
 const ACCEPTED =
   "Accepted formats: Trivy JSON (`trivy image --format json`, SchemaVersion 2), Trivy SARIF (`--format sarif`), " +
@@ -15,7 +16,7 @@ const ACCEPTED =
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = isJsonObject;
 
 export function detectFormat(json: unknown): ReportFormat {
   if (Array.isArray(json)) return refuseArray(json);
@@ -40,7 +41,7 @@ export function detectFormat(json: unknown): ReportFormat {
     checkOperatorResource(json.operatorObject);
     return "trivy-operator";
   }
-  if (isOperatorApiVersion(json.apiVersion) || isKubernetesList(json)) {
+  if (isOperatorApiVersion(json.apiVersion) || isList(json)) {
     checkOperatorResource(json);
     return "trivy-operator";
   }
@@ -83,15 +84,11 @@ function isSarif(json: Json): boolean {
   return Array.isArray(json.runs) && (schema.includes("sarif") || json.version === "2.1.0");
 }
 
-function isKubernetesList(json: Json): boolean {
-  return typeof json.kind === "string" && json.kind.endsWith("List") && Array.isArray(json.items);
-}
-
 /** Operator payloads: only vulnerability and exposed-secret reports describe an image; other kinds are refused. */
 function checkOperatorResource(resource: Json): void {
-  if (isKubernetesList(resource)) {
+  if (isList(resource)) {
     if (isOperatorApiVersion(resource.apiVersion) && isOperatorListKind(resource.kind)) return;
-    for (const item of resource.items as unknown[]) {
+    for (const item of resource.items) {
       if (!isObject(item) || !isOperatorApiVersion(item.apiVersion) || !isSupportedOperatorKind(item.kind)) {
         throw unsupportedOperator(isObject(item) ? item.kind : undefined, isObject(item) ? item.apiVersion : undefined);
       }

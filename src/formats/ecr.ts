@@ -16,6 +16,7 @@
  * with status `suppressed`. CLOSED findings are remediated (no longer in the image) and are not stored.
  */
 import { z } from "zod";
+import { DIGEST_PATTERN } from "../domain/image-reference";
 import type { DecodedReport, Finding } from "../domain/report";
 import type { Severity } from "../domain/severity";
 import { VulnerabilityInfoCollector, nonEmpty, parseDate, parseShape, positiveScore } from "./shared";
@@ -69,7 +70,7 @@ const enhancedFindingSchema = z.object({
 export const ecrScanFindingsSchema = z.object({
   registryId: optString,
   repositoryName: z.string().min(1),
-  imageId: z.object({ imageDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be a sha256 manifest digest") }),
+  imageId: z.object({ imageDigest: z.string().regex(DIGEST_PATTERN, "must be a sha256 manifest digest") }),
   imageScanStatus: z.object({ status: z.string(), description: optString }),
   imageScanFindings: z.object({
     imageScanCompletedAt: optString,

@@ -29,6 +29,9 @@ export function parseShape<T extends z.ZodType>(
   );
 }
 
+/** A JSON object (not null, not an array). */
+export const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 /** Empty strings mean "absent" in Go's JSON (omitempty, zero values): normalise them to null. */
 export function nonEmpty(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;

@@ -13,7 +13,7 @@ import { unsupported } from "../domain/errors";
 import { formatImageReference, parseImageReference } from "../domain/image-reference";
 import type { DecodedReport, Finding } from "../domain/report";
 import { normalizeSeverity } from "../domain/severity";
-import { VulnerabilityInfoCollector, emptyInfo, nonEmpty, parseDate, parseShape, positiveScore } from "./shared";
+import { VulnerabilityInfoCollector, emptyInfo, isJsonObject, nonEmpty, parseDate, parseShape, positiveScore } from "./shared";
 
 const VULNERABILITY_KINDS = new Set(["VulnerabilityReport", "ClusterVulnerabilityReport"]);
 const SECRET_KINDS = new Set(["ExposedSecretReport"]);
@@ -30,9 +30,10 @@ export function isOperatorListKind(kind: unknown): boolean {
   return typeof kind === "string" && kind.endsWith("List") && isSupportedOperatorKind(kind.slice(0, -4));
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = isJsonObject;
 
-const isList = (v: unknown): v is { kind: string; items: unknown[] } =>
+/** A Kubernetes List (`kind: …List` with `items`). */
+export const isList = (v: unknown): v is Record<string, unknown> & { kind: string; items: unknown[] } =>
   isObject(v) && typeof v.kind === "string" && v.kind.endsWith("List") && Array.isArray(v.items);
 
 /**

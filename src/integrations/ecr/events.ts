@@ -1,5 +1,6 @@
 import { invalid } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
+import { isJsonObject } from "../../formats/shared";
 
 /** The image an EventBridge event names, ready for importEcrImage. */
 export interface EcrEventImage {
@@ -12,7 +13,7 @@ export interface EcrEventImage {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = isJsonObject;
 const text = (v: unknown): string | undefined => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
 
 /** `arn:aws:ecr:<region>:<account>:repository/<name>[/sha256:…]` → its parts. */
