@@ -5,7 +5,7 @@ import type { Principal, Scope } from "./scopes";
 /** Tokens look like `sr_<43 base64url chars>` (32 random bytes): recognisable in secret scanners and logs. */
 export const TOKEN_PREFIX = "sr_";
 
-export function generateToken(): string {
+function generateToken(): string {
   return TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
 }
 

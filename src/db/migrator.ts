@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Pool } from "pg";
 
 /** Where the SQL migrations live: prisma/migrations/<timestamp>_<name>/migration.sql. */
-export const MIGRATIONS_DIR = path.resolve(__dirname, "../../prisma/migrations");
+const MIGRATIONS_DIR = path.resolve(__dirname, "../../prisma/migrations");
 
 // An arbitrary constant: replicas starting together queue on this lock instead of racing each other.
 const MIGRATION_LOCK_ID = 0x5ca9_0001;

@@ -28,7 +28,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
  * Policy writes hold this advisory lock exclusively while they re-evaluate; ingest holds it shared, so no upload
  * can commit a verdict under a policy version that a concurrent PUT has already replaced.
  */
-export const POLICY_LOCK_ID = 0x5ca9_0002;
+const POLICY_LOCK_ID = 0x5ca9_0002;
 
 /**
  * Takes the policy lock exclusively for the rest of the transaction (policy and exception writers). Ingest, lookups

@@ -16,7 +16,7 @@ export interface ExceptionTarget {
   repository: string | null;
 }
 
-export function isInForce(rule: Pick<PolicyExceptionRule, "expiresAt">, now: Date): boolean {
+function isInForce(rule: Pick<PolicyExceptionRule, "expiresAt">, now: Date): boolean {
   return rule.expiresAt === null || rule.expiresAt.getTime() > now.getTime();
 }
 

@@ -20,7 +20,7 @@ export type FindingSummary = z.infer<typeof findingSummarySchema>;
 
 export type SummarizableFinding = Pick<Finding, "kind" | "severity" | "status" | "fixedVersion">;
 
-export function emptySummary(): FindingSummary {
+function emptySummary(): FindingSummary {
   return { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, secrets: 0, misconfigurations: 0 };
 }
 

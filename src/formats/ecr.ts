@@ -84,7 +84,7 @@ export const ecrScanFindingsSchema = z.object({
 export type EcrScanFindingsDocument = z.output<typeof ecrScanFindingsSchema>;
 
 /** ECR/Inspector severity word → one of Trivy's five (see the file comment). */
-export function ecrSeverity(value: string | null | undefined): Severity {
+function ecrSeverity(value: string | null | undefined): Severity {
   switch ((value ?? "").trim().toUpperCase()) {
     case "CRITICAL":
       return "CRITICAL";

@@ -10,18 +10,7 @@ import { decodeSarifReport } from "./sarif";
 import { decodeTrivyReport } from "./trivy";
 import { decodeTrivyOperatorReport } from "./trivy-operator";
 
-export { detectFormat } from "./detect";
-export { decodeTrivyReport } from "./trivy";
-export { decodeSarifReport } from "./sarif";
-export { decodeCycloneDxReport } from "./cyclonedx";
-export {
-  decodeExposedSecretReport,
-  decodeOperatorPayload,
-  decodeOperatorResource,
-  decodeTrivyOperatorReport,
-  decodeVulnerabilityReport,
-  unwrapOperatorPayload,
-} from "./trivy-operator";
+export { decodeOperatorResource, unwrapOperatorPayload } from "./trivy-operator";
 
 const FORMAT_NAMES: Record<ReportFormat, string> = {
   trivy: "a Trivy JSON report",

@@ -14,7 +14,7 @@ import { problem, sendProblem } from "./problem";
 export const MAX_JSON_DEPTH = 64;
 
 /** Ingest endpoints: they take whole reports (MAX_REPORT_BYTES) and are rate-limited per token. */
-export function isIngestRequest(req: Request): boolean {
+function isIngestRequest(req: Request): boolean {
   return req.method === "POST" && (req.path === "/v1/reports" || req.path.startsWith("/v1/integrations/"));
 }
 
@@ -79,7 +79,7 @@ interface Bucket {
  * token (known only after the token is verified), the answer must be our problem+json with Retry-After, and a
  * bucket avoids the double burst a fixed window allows at its edges. Per replica: N replicas allow N × the rate.
  */
-export class RateLimiter {
+class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly ratePerMs: number;
 

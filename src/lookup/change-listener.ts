@@ -6,11 +6,11 @@ import type { PolicyCache } from "../policy/policy-cache";
 import type { VerdictCache } from "./verdict-cache";
 
 /** A barrier: "every replica, acknowledge once you have applied everything committed before this". */
-export const SYNC_CHANNEL = "scan_registry_sync";
+const SYNC_CHANNEL = "scan_registry_sync";
 /** Acknowledgements of barriers: `<barrier id>:<listener backend pid>`. */
-export const SYNC_ACK_CHANNEL = "scan_registry_sync_ack";
+const SYNC_ACK_CHANNEL = "scan_registry_sync_ack";
 /** application_name of a listener session once it is LISTENing (set only after LISTEN, so a barrier can count it). */
-export const LISTENER_APPLICATION_NAME = "scan-registry-listener";
+const LISTENER_APPLICATION_NAME = "scan-registry-listener";
 
 /** What a writer needs to make its change visible on every replica before it answers. */
 export interface ChangePropagation {

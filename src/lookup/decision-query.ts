@@ -26,11 +26,11 @@ export interface DecisionRow {
 }
 
 /** The cursor is opaque to clients: the last row's ID, so a page never repeats or skips rows that arrive meanwhile. */
-export function encodeCursor(id: string): string {
+function encodeCursor(id: string): string {
   return Buffer.from(`d:${id}`).toString("base64url");
 }
 
-export function decodeCursor(cursor: string): string {
+function decodeCursor(cursor: string): string {
   const m = /^d:(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
   if (!m) throw badRequest("invalid_cursor", "The cursor is not one this service returned; start again without it.");
   return m[1]!;

@@ -8,7 +8,7 @@ import type { ServiceMetrics } from "./metrics";
  * admission_decisions, so their access lines are written at debug level (LOG_LEVEL=debug shows them). Refusals
  * (4xx/5xx) are logged at info like every other request.
  */
-export const QUIET_ROUTES: ReadonlySet<string> = new Set([LOOKUP_ROUTE, "/v1/compliance", "/v1/compliance/check"]);
+const QUIET_ROUTES: ReadonlySet<string> = new Set([LOOKUP_ROUTE, "/v1/compliance", "/v1/compliance/check"]);
 
 const DEBUG = 20;
 const INFO = 30;
@@ -35,7 +35,7 @@ export function loggableUrl(url: string): string {
  * The Express route pattern that answered (`/v1/images/:digest`), never the raw URL: digests in metric labels
  * would make one time series per image. Static files under a mount answer as `<mount>/*`.
  */
-export function routePattern(req: Request): string {
+function routePattern(req: Request): string {
   const route = (req as { route?: { path?: unknown } }).route;
   if (route?.path !== undefined) return `${req.baseUrl}${String(route.path)}`;
   return req.baseUrl ? `${req.baseUrl}/*` : "unmatched";

@@ -23,7 +23,7 @@ export interface DryRunResult {
 }
 
 /** Enough for any review by a person, and a bounded answer for a registry of 100,000 images. */
-export const MAX_DRY_RUN_CHANGES = 10_000;
+const MAX_DRY_RUN_CHANGES = 10_000;
 
 /**
  * Evaluates every stored image under a candidate policy (with the exceptions in force now) and reports the images

@@ -124,7 +124,7 @@ function ruleFlags(command: Command): Command {
     .option("--json", "print the API answer as JSON");
 }
 
-export function describeRules(rules: Rules): string {
+function describeRules(rules: Rules): string {
   const limits = Object.entries(rules.max_severity_counts ?? {});
   return [
     `  max_severity_counts:               ${limits.length ? limits.map(([s, n]) => `${s} ≤ ${n}`).join(", ") : "(no limits)"}`,

@@ -19,7 +19,7 @@ const text = (v: unknown): string | undefined => (typeof v === "string" && v.tri
 /** `arn:aws:ecr:<region>:<account>:repository/<name>[/sha256:…]` → its parts. */
 const REPOSITORY_ARN = /^arn:aws[\w-]*:ecr:([a-z0-9-]+):(\d{12}):repository\/(.+?)(?:\/(sha256:[0-9a-f]{64}))?$/;
 
-export function parseRepositoryArn(arn: string): { region: string; registryId: string; repository: string; digest?: string } | null {
+function parseRepositoryArn(arn: string): { region: string; registryId: string; repository: string; digest?: string } | null {
   const m = REPOSITORY_ARN.exec(arn);
   return m ? { region: m[1]!, registryId: m[2]!, repository: m[3]!, ...(m[4] ? { digest: m[4] } : {}) } : null;
 }

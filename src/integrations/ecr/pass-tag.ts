@@ -13,7 +13,7 @@ export interface PassTagOutcome {
 }
 
 /** Manifest types ECR serves, so BatchGetImage returns the manifest exactly as pushed (no conversion). */
-export const ACCEPTED_MANIFEST_TYPES = [
+const ACCEPTED_MANIFEST_TYPES = [
   "application/vnd.docker.distribution.manifest.v2+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.oci.image.manifest.v1+json",

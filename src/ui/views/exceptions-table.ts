@@ -5,7 +5,7 @@ import { shortDigest, time } from "./format";
 
 const STATE_LABEL = { active: "Active", expired: "Expired", revoked: "Withdrawn" } as const;
 
-export function exceptionStateBadge(state: ExceptionRow["state"]): SafeHtml {
+function exceptionStateBadge(state: ExceptionRow["state"]): SafeHtml {
   return html`<span class="badge badge-exc-${state}">${STATE_LABEL[state]}</span>`;
 }
 
