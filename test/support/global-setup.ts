@@ -5,6 +5,7 @@ import { Pool } from "pg";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres";
 import { migrate } from "../../src/db/migrator";
 import { TEMPLATE_DATABASE, withDatabaseName } from "./database-url";
+import { fixtureDirCandidates } from "./fixtures";
 
 /**
  * One PostgreSQL server per test run: DATABASE_URL when set (CI runs the suite once against PostgreSQL 15 that way),
@@ -12,6 +13,10 @@ import { TEMPLATE_DATABASE, withDatabaseName } from "./database-url";
  * file then copies it (test/support/test-database.ts), so files never see each other's rows.
  */
 export default async function globalSetup(): Promise<void> {
+  // One clear failure instead of hundreds of ENOENTs; the workers inherit the location found here.
+  const fixtures = fixtureDirCandidates().find((dir) => fs.existsSync(dir));
+  if (!fixtures) throw new Error(`The shared Trivy fixtures were not found at ${fixtureDirCandidates().join(" or ")}: set FIXTURES_DIR.`);
+  process.env.FIXTURES_DIR = fixtures;
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-test-"));
