@@ -10,6 +10,14 @@ import { EXIT } from "./client";
 export async function serve(): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  // Listening for the signals from the start: a signal with no listener terminates the process at once, leaving an
+  // embedded PostgreSQL running. One that arrives while the service starts is acted on as soon as it has started.
+  let pending: string | null = null;
+  let onSignal = (signal: string) => {
+    pending = signal;
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
   const service = await startService(config, {
     logger,
     handlesShutdownSignals: true,
@@ -29,8 +37,8 @@ export async function serve(): Promise<number> {
       hardStop.unref();
       void service.close().then(resolve, resolve);
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    if (pending) stop(pending);
+    else onSignal = stop;
   });
   logger.info("stopped");
   return EXIT.ok;
