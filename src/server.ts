@@ -9,10 +9,9 @@ import type { Config } from "./config";
 import { openDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
-import { buildApp } from "./http/app";
+import { buildApp, observeHttpRequests } from "./http/app";
 import { answerClientErrors } from "./http/hardening";
 import { LookupHeaderTemplate, withLookupFastPath } from "./http/lookup-fast-path";
-import { observeRequests } from "./observability/request-logging";
 import type { AppDependencies } from "./http/app-dependencies";
 import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
 import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
@@ -22,9 +21,14 @@ import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
 import { ComplianceLookup } from "./lookup/lookup-compliance";
 import { VerdictCache } from "./lookup/verdict-cache";
-import { CountingDecisionLog, ServiceMetrics } from "./observability/metrics";
+import { ServiceMetrics } from "./observability/metrics";
+import { ExceptionService } from "./policy/exception-service";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
 import { PolicyCache } from "./policy/policy-cache";
+import { PolicyService } from "./policy/policy-service";
+import { TransactionHooks } from "./policy/transaction-hooks";
+import { uiRouter } from "./ui/router";
+import type { Express } from "express";
 
 export interface RunningService {
   url: string;
@@ -44,6 +48,14 @@ export interface StartOptions {
   announceToken?: (token: string) => void;
   /** The caller drains and calls close() on SIGTERM/SIGINT (serve does): the embedded database must not stop first. */
   handlesShutdownSignals?: boolean;
+}
+
+/**
+ * The whole request handler: the API (src/http) and the dashboard (src/ui) as siblings, neither importing the
+ * other's routers; the API's 404 and problem answers come last.
+ */
+export function buildServiceApp(deps: AppDependencies): Express {
+  return buildApp(deps, [uiRouter(deps)]);
 }
 
 /** Retries until the database answers, logging why: the service may start before its database does. */
@@ -87,12 +99,16 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const verdictCache = new VerdictCache(config.verdictCacheSize);
   const policyCache = new PolicyCache(db.pool);
   const metrics = new ServiceMetrics();
-  const decisionLog: DecisionLog = new CountingDecisionLog(db.pool, logger, metrics);
+  // Metrics count lookups through the decision log's events (src/observability/events.ts).
+  const decisionLog = new DecisionLog(db.pool, logger);
   metrics.collectFrom({ pool: db.pool, verdictCache, decisionLog });
   decisionLog.start();
   const listener = new ChangeListener(databaseUrl, verdictCache, policyCache, logger);
   await listener.start();
-  const sweeper = new ExpirySweeper(db.pool, clock, logger);
+  // Same-transaction work of every verdict and policy change: features register their hooks here, before anything
+  // below can change a verdict (src/policy/transaction-hooks.ts).
+  const transactionHooks = new TransactionHooks();
+  const sweeper = new ExpirySweeper(db.pool, clock, logger, transactionHooks);
   sweeper.start();
   const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
@@ -109,7 +125,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const authenticateLookup: Authenticator =
     config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
   const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
-  const lookup = new ComplianceLookup({ pool: db.lookupPool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver] });
+  const lookup = new ComplianceLookup({ pool: db.lookupPool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver], transactionHooks });
+  const policyUseCases = { pool: db.pool, clock, policyCache, verdictCache, changes: listener, transactionHooks };
   const deps: AppDependencies = {
     lookupHeaders: new LookupHeaderTemplate(),
     changes: listener,
@@ -125,6 +142,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
     decisionLog,
     verdictCache,
     policyCache,
+    policy: new PolicyService(policyUseCases),
+    exceptions: new ExceptionService(policyUseCases),
+    transactionHooks,
     ecr,
     metrics,
     isDatabaseReady: async () => {
@@ -136,7 +156,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       }
     },
   };
-  const app = withLookupFastPath(buildApp(deps), { lookup, authenticateLookup, template: deps.lookupHeaders!, observe: observeRequests(logger, metrics) });
+  const app = withLookupFastPath(buildServiceApp(deps), { lookup, authenticateLookup, template: deps.lookupHeaders!, observe: observeHttpRequests(deps) });
   const server =
     config.tlsCertFile && config.tlsKeyFile
       ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)

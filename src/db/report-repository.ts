@@ -3,7 +3,7 @@ import { copyRows } from "./copy-in";
 import type { Queryable } from "./queryable";
 import type { EvaluationFinding } from "../domain/evaluation-input";
 import type { DecodedReport, Finding, VulnerabilityInfo } from "../domain/report";
-import type { ImageIdentity } from "../ingest/resolve-images";
+import type { ImageIdentity } from "../domain/image-identity";
 
 export interface NewReport {
   report: DecodedReport;

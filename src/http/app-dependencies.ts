@@ -9,6 +9,9 @@ import type { DecisionLog } from "../lookup/decision-log";
 import type { VerdictCache } from "../lookup/verdict-cache";
 import type { ServiceMetrics } from "../observability/metrics";
 import type { PolicyCache } from "../policy/policy-cache";
+import type { ExceptionService } from "../policy/exception-service";
+import type { PolicyService } from "../policy/policy-service";
+import type { TransactionHooks } from "../policy/transaction-hooks";
 import type { Authenticator } from "./authenticate";
 import type { LookupHeaderTemplate } from "./lookup-fast-path";
 import type { ChangeListener } from "../lookup/change-listener";
@@ -29,6 +32,12 @@ export interface AppDependencies {
   decisionLog: DecisionLog;
   verdictCache: VerdictCache;
   policyCache: PolicyCache;
+  /** The policy use cases (API and dashboard share them); each write drops every replica's cached verdicts. */
+  policy: PolicyService;
+  /** The exception use cases, likewise. */
+  exceptions: ExceptionService;
+  /** Same-transaction work of verdict and policy changes (runtime violations, outbox events), run by the use cases. */
+  transactionHooks: TransactionHooks;
   /** This app's Prometheus registry and the counters the HTTP layer feeds. */
   metrics: ServiceMetrics;
   /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */

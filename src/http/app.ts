@@ -1,4 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, type Router } from "express";
 import helmet from "helmet";
 import type { AppDependencies } from "./app-dependencies";
 import { requestIdOf } from "./request-id";
@@ -17,11 +17,20 @@ import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
-import { uiRouter } from "../ui/router";
 import { observeRequests } from "../observability/request-logging";
+import { QUIET_ROUTES } from "./lookup-answer";
 
-/** Builds the Express application from its dependencies; listening is the caller's business (src/server.ts). */
-export function buildApp(deps: AppDependencies): Express {
+/** The per-request observer (duration metrics, access log) of the API, for Express and the lookup fast path alike. */
+export function observeHttpRequests(deps: Pick<AppDependencies, "logger" | "metrics">): RequestHandler {
+  return observeRequests(deps.logger, deps.metrics, QUIET_ROUTES);
+}
+
+/**
+ * Builds the Express application from its dependencies; listening is the caller's business (src/server.ts).
+ * `siblings` are routers of other entry points (the dashboard under /ui), mounted by the composition root after the
+ * API's routers and before the 404 and error answers; the HTTP layer does not know them.
+ */
+export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
@@ -32,7 +41,7 @@ export function buildApp(deps: AppDependencies): Express {
     res.setHeader("X-Request-Id", req.id);
     next();
   });
-  app.use(observeRequests(deps.logger, deps.metrics));
+  app.use(observeHttpRequests(deps));
   app.use(bodySizeCeiling(deps.config.maxJsonBodyBytes));
   app.use(ingestRateLimit(deps.authenticate, deps.config.rateLimitIngestPerMinute));
 
@@ -48,7 +57,7 @@ export function buildApp(deps: AppDependencies): Express {
   app.use(exceptionsRouter(deps));
   app.use(decisionsRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
-  app.use(uiRouter(deps));
+  for (const router of siblings) app.use(router);
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, problem(404, "not_found", `No route for ${req.method} ${req.path}.`));

@@ -4,11 +4,10 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { hasScope } from "../auth/scopes";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
 import type { Authenticator } from "./authenticate";
+import { answerDigestLookup, LOOKUP_ROUTE, writeLookupAnswer } from "./lookup-answer";
 import { requestIdOf } from "./request-id";
 import { complianceQuerySchema } from "./schemas";
 
-/** The route pattern the fast path answers, as the Express route names it (metrics and access log use it). */
-export const LOOKUP_ROUTE = "/v1/images/:digest/compliance";
 const LOOKUP_URL = /^\/v1\/images\/(sha256:[0-9a-f]{64})\/compliance(?:\?(.*))?$/;
 
 /**
@@ -52,30 +51,22 @@ const noop: NextFunction = () => undefined;
 export function withLookupFastPath(app: RequestListener, options: LookupFastPathOptions): RequestListener {
   const { lookup, authenticateLookup, template, observe } = options;
   const serve = async (req: IncomingMessage, res: ServerResponse, digest: string, query: string | undefined, headers: OutgoingHttpHeaders): Promise<boolean> => {
-    let namespace: string | undefined;
-    let image: string | undefined;
+    let parsedQuery: { namespace?: string | undefined; image?: string | undefined } = {};
     if (query) {
       const parsed = complianceQuerySchema.safeParse(parseQuery(query));
       if (!parsed.success) return false;
-      namespace = parsed.data.namespace;
-      image = parsed.data.image;
+      parsedQuery = parsed.data;
     }
     const expressReq = req as unknown as Request;
     const principal = await authenticateLookup(expressReq);
     if (!principal || !hasScope(principal, "compliance:read")) return false;
-    const cached = lookup.cachedByDigest(digest, {
-      namespace: namespace ?? null,
-      imageRef: image ?? digest,
-      tokenId: principal.id ?? null,
-      tokenName: principal.name ?? null,
-    });
+    const cached = answerDigestLookup(lookup, digest, parsedQuery, principal, "cachedOnly");
     if (!cached) return false;
     const id = requestIdOf(req);
     // What the observer reads from an Express request: the route pattern, the caller, the request id.
     Object.assign(expressReq, { id, principal, originalUrl: req.url, baseUrl: "", route: { path: LOOKUP_ROUTE } });
     observe?.(expressReq, res as unknown as Response, noop);
-    res.writeHead(200, { ...headers, "X-Request-Id": id, "Content-Length": cached.bytes.length });
-    res.end(cached.bytes);
+    writeLookupAnswer(res, cached, { ...headers, "X-Request-Id": id });
     return true;
   };
   return (req, res) => {

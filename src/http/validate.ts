@@ -15,3 +15,23 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, part:
     throw new DomainError("bad_request", "invalid_request", `The request ${part} is invalid.`, fieldErrorsFromZod(result.error.issues, part));
   return result.data;
 }
+
+/**
+ * Runs a use case whose field errors name domain fields (`expires_at`) and locates them in the request part that
+ * carried them (`body.expires_at`), as every other field error of the API is located.
+ */
+export async function withFieldPrefix<T>(part: "query" | "body" | "path", work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DomainError && error.errors?.length)
+      throw new DomainError(
+        error.kind,
+        error.code,
+        error.message,
+        error.errors.map((e) => ({ ...e, path: e.path ? `${part}.${e.path}` : part })),
+        error.extra,
+      );
+    throw error;
+  }
+}

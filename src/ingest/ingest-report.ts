@@ -18,7 +18,9 @@ import { summarizeFindings, type FindingSummary } from "../domain/summary";
 import { publishReportIngested } from "../observability/events";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { ChangePropagation } from "../lookup/change-listener";
-import { resolveImages, type ImageIdentity } from "./resolve-images";
+import type { TransactionHooks } from "../policy/transaction-hooks";
+import type { ImageIdentity } from "../domain/image-identity";
+import { resolveImages } from "./resolve-images";
 import { captureRaw, type CapturedRaw } from "./raw-capture";
 import { sanitizeReport } from "./sanitize";
 
@@ -46,7 +48,9 @@ export interface IngestDependencies {
   pool: Pool;
   clock: () => Date;
   /** When given, the upload answers only once every replica's cache has dropped the verdicts it changed. */
-  changes?: ChangePropagation;
+  changes?: ChangePropagation | undefined;
+  /** Same-transaction work for the verdicts the upload stored (src/policy/transaction-hooks.ts). */
+  transactionHooks?: TransactionHooks | undefined;
 }
 
 /**
@@ -104,6 +108,18 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
         ),
       }));
       changed = await upsertImageScans(tx, upserts, now);
+      if (deps.transactionHooks) {
+        const stored = new Set(changed);
+        await deps.transactionHooks.verdictsStored({
+          tx,
+          cause: "ingest",
+          now,
+          policyVersion: policy.version,
+          images: upserts
+            .filter((u) => stored.has(u.imageDigest))
+            .map((u) => ({ imageDigest: u.imageDigest, repository: u.repository, before: null, verdict: u.verdict })),
+        });
+      }
       await notifyVerdictsChanged(tx, changed);
     }
     const digests = newReportId ? images.map((i) => i.imageDigest) : await findReportDigests(tx, target.id);

@@ -1,13 +1,7 @@
 import { invalid, type FieldError } from "../domain/errors";
 import { isDigest, parseImageReference, type ImageReference } from "../domain/image-reference";
+import type { ImageIdentity } from "../domain/image-identity";
 import type { DecodedReport } from "../domain/report";
-
-/** One image digest a report describes, with the repository and tags it was named with. */
-export interface ImageIdentity {
-  imageDigest: string;
-  repository: string | null;
-  tags: string[];
-}
 
 export interface UploadIdentityParams {
   digests: string[];

@@ -32,6 +32,7 @@ export interface OperatorWebhookDependencies {
   logger: Logger;
   /** As for uploads: answer once every replica has dropped the verdicts the report changed. */
   changes?: IngestDependencies["changes"];
+  transactionHooks?: IngestDependencies["transactionHooks"];
 }
 
 export type OperatorWebhookOutcome =
@@ -102,7 +103,7 @@ async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Recei
   const items = resources.sort((a, b) => String(a.kind).localeCompare(String(b.kind)));
   const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
   return ingestReport(
-    { pool: deps.pool, clock: deps.clock, changes: deps.changes },
+    { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
     { bytes, report: combineImageReports(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
   );
 }

@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
 import type { Logger } from "pino";
+import { publishLookupAnswered } from "../observability/events";
 
 export interface AdmissionDecisionRecord {
   decidedAt: Date;
@@ -38,7 +39,9 @@ export class DecisionLog {
     return this.queue.length;
   }
 
+  /** Queues an answered lookup and publishes it (src/observability/events.ts: metrics count answers by status). */
   record(decision: AdmissionDecisionRecord): void {
+    publishLookupAnswered(decision);
     if (this.queue.length >= MAX_QUEUE) {
       this.queue.shift();
       this.dropped++;

@@ -9,6 +9,7 @@ import type { Reason, Verdict } from "../domain/verdict";
 import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { PolicyCache } from "../policy/policy-cache";
 import { evaluateImages, reevaluateImages } from "../policy/reevaluate";
+import type { TransactionHooks } from "../policy/transaction-hooks";
 import type { DecisionLog } from "./decision-log";
 import type { CachedAnswer, ComplianceAnswer, VerdictCache } from "./verdict-cache";
 
@@ -29,6 +30,8 @@ export interface LookupDependencies {
   policyCache: PolicyCache;
   decisionLog: DecisionLog;
   tagResolvers?: TagResolver[];
+  /** Same-transaction work when a lookup stores a re-evaluated verdict (src/policy/transaction-hooks.ts). */
+  transactionHooks?: TransactionHooks;
 }
 
 export interface BatchAnswer {
@@ -181,7 +184,7 @@ export class ComplianceLookup {
       const policy = await loadActivePolicy(tx);
       const exceptions = await loadExceptionsInForce(tx, now);
       if (locked) {
-        await reevaluateImages(tx, { digests: [digest] }, policy, exceptions, now);
+        await reevaluateImages(tx, { digests: [digest] }, policy, exceptions, now, this.deps.transactionHooks && { hooks: this.deps.transactionHooks, cause: "expiry" });
         return findImageScan(tx, digest);
       }
       let fresh = null as ImageScanRow | null;

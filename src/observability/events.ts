@@ -17,8 +17,14 @@ export interface ReevaluationEvent {
   evaluated: number;
 }
 
+/** An admission lookup was answered (every answer is recorded in the decision log). */
+export interface LookupAnsweredEvent {
+  status: string;
+}
+
 export const reportIngestedChannel = diagnostics_channel.channel("scan-registry:report-ingested");
 export const reevaluationChannel = diagnostics_channel.channel("scan-registry:reevaluation");
+export const lookupAnsweredChannel = diagnostics_channel.channel("scan-registry:lookup-answered");
 
 export function publishReportIngested(event: ReportIngestedEvent): void {
   if (reportIngestedChannel.hasSubscribers) reportIngestedChannel.publish(event);
@@ -26,4 +32,9 @@ export function publishReportIngested(event: ReportIngestedEvent): void {
 
 export function publishReevaluation(event: ReevaluationEvent): void {
   if (reevaluationChannel.hasSubscribers) reevaluationChannel.publish(event);
+}
+
+/** Called on the lookup path for every answer: the event is the decision record itself, so nothing is allocated. */
+export function publishLookupAnswered(event: LookupAnsweredEvent): void {
+  if (lookupAnsweredChannel.hasSubscribers) lookupAnsweredChannel.publish(event);
 }

@@ -1,16 +1,20 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 import type { Pool } from "pg";
-import type { Logger } from "pino";
-import { DecisionLog, type AdmissionDecisionRecord } from "../lookup/decision-log";
-import type { VerdictCache } from "../lookup/verdict-cache";
 import { RequestDurations } from "./request-durations";
-import { reevaluationChannel, reportIngestedChannel, type ReevaluationEvent, type ReportIngestedEvent } from "./events";
+import {
+  lookupAnsweredChannel,
+  reevaluationChannel,
+  reportIngestedChannel,
+  type LookupAnsweredEvent,
+  type ReevaluationEvent,
+  type ReportIngestedEvent,
+} from "./events";
 
-/** What the scrape-time collectors read: the app's pool, verdict cache and decision log. */
+/** What the scrape-time collectors read: the app's pool, verdict cache and decision log (structurally: no imports up). */
 export interface MetricSources {
   pool: Pick<Pool, "totalCount" | "idleCount" | "waitingCount">;
-  verdictCache: Pick<VerdictCache, "hits" | "misses">;
-  decisionLog: Pick<DecisionLog, "depth">;
+  verdictCache: { readonly hits: number; readonly misses: number };
+  decisionLog: { readonly depth: number };
 }
 
 /** Lookups are sub-millisecond when cached; uploads and re-evaluations take seconds. */
@@ -71,11 +75,14 @@ export class ServiceMetrics {
       const event = message as ReevaluationEvent;
       this.reevaluation.observe({ scope: event.scope }, event.seconds);
     };
+    const onLookup = (message: unknown) => this.lookupAnswered((message as LookupAnsweredEvent).status);
     reportIngestedChannel.subscribe(onReport);
     reevaluationChannel.subscribe(onReevaluation);
+    lookupAnsweredChannel.subscribe(onLookup);
     this.unsubscribe.push(
       () => reportIngestedChannel.unsubscribe(onReport),
       () => reevaluationChannel.unsubscribe(onReevaluation),
+      () => lookupAnsweredChannel.unsubscribe(onLookup),
     );
   }
 
@@ -134,21 +141,5 @@ export class ServiceMetrics {
   /** Stops listening to domain events; the registry can still be read. */
   close(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
-  }
-}
-
-/** The decision log, counting every answered lookup by status on the way in (every lookup answer is recorded). */
-export class CountingDecisionLog extends DecisionLog {
-  constructor(
-    pool: Pool,
-    logger: Logger,
-    private readonly metrics: Pick<ServiceMetrics, "lookupAnswered">,
-  ) {
-    super(pool, logger);
-  }
-
-  override record(decision: AdmissionDecisionRecord): void {
-    this.metrics.lookupAnswered(decision.status);
-    super.record(decision);
   }
 }

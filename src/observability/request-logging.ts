@@ -1,14 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { LOOKUP_ROUTE } from "../http/lookup-fast-path";
 import type { ServiceMetrics } from "./metrics";
-
-/**
- * Admission lookups arrive at a busy cluster's Pod rate; their successful answers are already recorded in
- * admission_decisions, so their access lines are written at debug level (LOG_LEVEL=debug shows them). Refusals
- * (4xx/5xx) are logged at info like every other request.
- */
-const QUIET_ROUTES: ReadonlySet<string> = new Set([LOOKUP_ROUTE, "/v1/compliance", "/v1/compliance/check"]);
 
 const DEBUG = 20;
 const INFO = 30;
@@ -45,8 +37,16 @@ function routePattern(req: Request): string {
  * One listener per request feeds both the duration histogram and the access log line (method, route, URL with
  * secrets redacted, status, duration, request id, caller's token name — never the token or any header).
  * A request whose client went away before the answer was sent is recorded with status 499.
+ *
+ * Successful answers of `quietRoutes` (route patterns; the HTTP layer names its admission lookups, whose answers
+ * admission_decisions already records) are logged at debug level (LOG_LEVEL=debug shows them); their refusals
+ * (4xx/5xx) at info like every other request.
  */
-export function observeRequests(logger: Logger, metrics: Pick<ServiceMetrics, "observeRequest">): RequestHandler {
+export function observeRequests(
+  logger: Logger,
+  metrics: Pick<ServiceMetrics, "observeRequest">,
+  quietRoutes: ReadonlySet<string> = new Set(),
+): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     // "close" fires once per response (after "finish", or when the client goes away): `on` spares once()'s wrapper.
@@ -55,7 +55,7 @@ export function observeRequests(logger: Logger, metrics: Pick<ServiceMetrics, "o
       const route = routePattern(req);
       const status = res.writableFinished ? res.statusCode : 499;
       metrics.observeRequest(req.method, route, status, seconds);
-      const quiet = status < 400 && QUIET_ROUTES.has(route);
+      const quiet = status < 400 && quietRoutes.has(route);
       if (logger.levelVal > (quiet ? DEBUG : INFO)) return; // cheaper than isLevelEnabled on the lookup path
       logger[quiet ? "debug" : "info"](
         {

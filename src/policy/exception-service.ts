@@ -1,7 +1,8 @@
-import type { Pool } from "pg";
 import { inTransaction, lockPolicyExclusively, type Queryable } from "../db/queryable";
 import { invalid, notFound } from "../domain/errors";
-import { notifyPolicyChanged, reevaluateCounting, type ReevaluationOutcome } from "./policy-service";
+import { notifyPolicyChanged, reevaluateCounting, type PolicyUseCaseDependencies, type ReevaluationOutcome } from "./policy-service";
+import { propagatePolicyChange } from "./propagate-change";
+import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
 
 export type ExceptionState = "active" | "expired" | "revoked";
 
@@ -58,13 +59,19 @@ async function affectedImages(q: Queryable, e: Pick<ExceptionRow, "vulnerability
 
 /**
  * Exceptions: granting and withdrawing one re-evaluates the images it can affect in the same transaction, under the
- * exclusive policy lock, so the answer that the API returns is already in force for every lookup.
+ * exclusive policy lock, and drops every replica's cached verdicts before returning, so the answer that the API or
+ * the dashboard shows is already in force for every lookup. A refused or failed change propagates nothing.
  */
 export class ExceptionService {
-  constructor(
-    private readonly pool: Pool,
-    private readonly clock: () => Date,
-  ) {}
+  private readonly pool: PolicyUseCaseDependencies["pool"];
+  private readonly clock: () => Date;
+  private readonly hooks: TransactionHooks;
+
+  constructor(private readonly deps: PolicyUseCaseDependencies) {
+    this.pool = deps.pool;
+    this.clock = deps.clock;
+    this.hooks = deps.transactionHooks ?? NO_HOOKS;
+  }
 
   async list(filter: ExceptionFilter): Promise<ExceptionRow[]> {
     const { rows } = await this.pool.query<ExceptionRow>(
@@ -96,9 +103,9 @@ export class ExceptionService {
     for (const input of inputs)
       if (input.expiresAt !== null && input.expiresAt.getTime() <= now.getTime())
         throw invalid("invalid_request", "The request body is invalid.", [
-          { path: "body.expires_at", message: `must be in the future (now is ${now.toISOString()})` },
+          { path: "expires_at", message: `must be in the future (now is ${now.toISOString()})` },
         ]);
-    return inTransaction(this.pool, async (tx) => {
+    const result = await inTransaction(this.pool, async (tx) => {
       await lockPolicyExclusively(tx);
       const rows: ExceptionRow[] = [];
       const digests = new Set<string>();
@@ -112,15 +119,18 @@ export class ExceptionService {
         rows.push(row);
         for (const digest of await affectedImages(tx, row)) digests.add(digest);
       }
-      const outcome = await reevaluateCounting(tx, { digests: [...digests] }, now);
+      const outcome = await reevaluateCounting(tx, { digests: [...digests] }, now, { hooks: this.hooks, cause: "exception" });
+      await this.hooks.policyChanged(tx, { kind: "exceptions_granted", exceptionIds: rows.map((r) => r.id) }, now);
       await notifyPolicyChanged(tx, `exception:${rows.map((r) => r.id).join(",")}`);
       return { rows, ...outcome };
     });
+    await propagatePolicyChange(this.deps);
+    return result;
   }
 
   /** Withdraws an exception; the row is kept for audit. Withdrawing one already withdrawn changes nothing. */
   async revoke(id: string, revokedBy: string): Promise<ExceptionRow & ReevaluationOutcome> {
-    return inTransaction(this.pool, async (tx) => {
+    const result = await inTransaction(this.pool, async (tx) => {
       await lockPolicyExclusively(tx);
       const now = this.clock();
       const { rows } = await tx.query<ExceptionRow>(
@@ -130,9 +140,12 @@ export class ExceptionService {
       );
       const row = rows[0];
       if (!row) throw notFound("exception_not_found", `No exception ${id}.`);
-      const outcome = await reevaluateCounting(tx, { digests: await affectedImages(tx, row) }, now);
+      const outcome = await reevaluateCounting(tx, { digests: await affectedImages(tx, row) }, now, { hooks: this.hooks, cause: "exception" });
+      await this.hooks.policyChanged(tx, { kind: "exception_revoked", exceptionId: row.id }, now);
       await notifyPolicyChanged(tx, `exception:${row.id}`);
       return { ...row, ...outcome };
     });
+    await propagatePolicyChange(this.deps);
+    return result;
   }
 }

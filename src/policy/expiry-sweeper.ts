@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { inTransaction, lockPolicyShared } from "../db/queryable";
 import { reevaluateCounting } from "./policy-service";
+import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
 
 /**
  * Time changes verdicts (an exception expires, a scan passes max_scan_age_days). Lookups already re-evaluate such
@@ -16,6 +17,7 @@ export class ExpirySweeper {
     private readonly pool: Pool,
     private readonly clock: () => Date,
     private readonly logger: Logger,
+    private readonly hooks: TransactionHooks = NO_HOOKS,
     private readonly intervalMs = 30_000,
   ) {}
 
@@ -44,7 +46,7 @@ export class ExpirySweeper {
     if (due.rowCount === 0) return 0;
     const outcome = await inTransaction(this.pool, async (tx) => {
       await lockPolicyShared(tx);
-      return reevaluateCounting(tx, { expiredAt: now }, now);
+      return reevaluateCounting(tx, { expiredAt: now }, now, { hooks: this.hooks, cause: "expiry" });
     });
     if (outcome.reevaluated > 0) this.logger.info({ evaluated: outcome.reevaluated, changed: outcome.changed }, "re-evaluated expired verdicts");
     return outcome.reevaluated;

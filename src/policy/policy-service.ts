@@ -2,7 +2,9 @@ import type { Pool, PoolClient } from "pg";
 import { inTransaction, lockPolicyExclusively, POLICY_CHANNEL, type Queryable } from "../db/queryable";
 import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
 import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
-import { reevaluateImages, type ReevaluationScope } from "./reevaluate";
+import { propagatePolicyChange, type VerdictCaches } from "./propagate-change";
+import { reevaluateImages, type ReevaluationHooks, type ReevaluationScope } from "./reevaluate";
+import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
 
 export interface ReevaluationOutcome {
   /** Images evaluated (every one in scope gets the policy version and evaluation time). */
@@ -15,6 +17,16 @@ export interface PolicySetResult extends ReevaluationOutcome {
   policy: PolicyVersion;
 }
 
+/**
+ * What the policy and exception use cases need: the database, the time, the caches they must empty on every
+ * replica before they return, and the same-transaction hooks of the composition root.
+ */
+export interface PolicyUseCaseDependencies extends VerdictCaches {
+  pool: Pool;
+  clock: () => Date;
+  transactionHooks?: TransactionHooks | undefined;
+}
+
 /** Tells every replica (LISTEN in ChangeListener) to drop its cached policy and verdicts; delivered at commit. */
 export async function notifyPolicyChanged(tx: Queryable, payload: string): Promise<void> {
   await tx.query("SELECT pg_notify($1, $2)", [POLICY_CHANNEL, payload]);
@@ -24,30 +36,32 @@ export async function notifyPolicyChanged(tx: Queryable, payload: string): Promi
  * Re-evaluates the images in scope under the active policy and the exceptions in force, inside the caller's
  * transaction, and counts the answers that changed (each row's answer before is read in the same pass).
  */
-export async function reevaluateCounting(tx: PoolClient, scope: ReevaluationScope, now: Date): Promise<ReevaluationOutcome> {
+export async function reevaluateCounting(tx: PoolClient, scope: ReevaluationScope, now: Date, hooks?: ReevaluationHooks): Promise<ReevaluationOutcome> {
   const policy = await loadActivePolicy(tx);
-  const result = await reevaluateImages(tx, scope, policy, await loadExceptionsInForce(tx, now), now);
+  const result = await reevaluateImages(tx, scope, policy, await loadExceptionsInForce(tx, now), now, hooks);
   return { reevaluated: result.evaluated, changed: result.verdictsChanged };
 }
 
 /**
  * The policy use cases. A new version and the re-evaluation of every stored image happen in one transaction under
  * the exclusive policy lock: when `set` returns, no image is evaluated under an older version, and two concurrent
- * writers get two consecutive versions (the one committed last is in force).
+ * writers get two consecutive versions (the one committed last is in force). Each write finishes its own work before
+ * it returns: committed, and every replica's cached verdicts dropped (src/policy/propagate-change.ts).
  */
 export class PolicyService {
-  constructor(
-    private readonly pool: Pool,
-    private readonly clock: () => Date,
-  ) {}
+  private readonly hooks: TransactionHooks;
+
+  constructor(private readonly deps: PolicyUseCaseDependencies) {
+    this.hooks = deps.transactionHooks ?? NO_HOOKS;
+  }
 
   current(): Promise<PolicyVersion> {
-    return loadActivePolicy(this.pool);
+    return loadActivePolicy(this.deps.pool);
   }
 
   /** Every version, newest first. */
   async versions(): Promise<PolicyVersion[]> {
-    const { rows } = await this.pool.query<{ version: number; rules: unknown; created_at: Date; created_by: string | null }>(
+    const { rows } = await this.deps.pool.query<{ version: number; rules: unknown; created_at: Date; created_by: string | null }>(
       "SELECT version, rules, created_at, created_by FROM policy_versions ORDER BY version DESC",
     );
     // Parsed like the active policy, so a version stored before a rule existed shows that rule's default.
@@ -56,9 +70,9 @@ export class PolicyService {
 
   /** Stores `rules` (already validated, defaults applied) as the next version and re-evaluates every image under it. */
   async set(rules: PolicyRules, createdBy: string | null): Promise<PolicySetResult> {
-    return inTransaction(this.pool, async (tx) => {
+    const result = await inTransaction(this.deps.pool, async (tx) => {
       await lockPolicyExclusively(tx);
-      const now = this.clock();
+      const now = this.deps.clock();
       const { rows } = await tx.query<{ version: number; created_at: Date }>(
         `INSERT INTO policy_versions (version, rules, created_at, created_by)
          SELECT COALESCE(max(version), 0) + 1, $1::jsonb, $2, $3 FROM policy_versions
@@ -66,20 +80,27 @@ export class PolicyService {
         [JSON.stringify(rules), now, createdBy],
       );
       const stored = rows[0]!;
-      const outcome = await reevaluateCounting(tx, { all: true }, now);
+      const outcome = await reevaluateCounting(tx, { all: true }, now, { hooks: this.hooks, cause: "policy" });
+      await this.hooks.policyChanged(tx, { kind: "policy_set", version: stored.version, createdBy }, now);
       await notifyPolicyChanged(tx, String(stored.version));
       return { policy: { version: stored.version, rules, createdAt: stored.created_at, createdBy }, ...outcome };
     });
+    await propagatePolicyChange(this.deps);
+    return result;
   }
 
   /** Re-evaluates every stored image now under the policy in force (e.g. after a restore or a manual SQL change). */
   async reevaluateAll(): Promise<ReevaluationOutcome & { version: number }> {
-    return inTransaction(this.pool, async (tx) => {
+    const result = await inTransaction(this.deps.pool, async (tx) => {
       await lockPolicyExclusively(tx);
-      const outcome = await reevaluateCounting(tx, { all: true }, this.clock());
+      const now = this.deps.clock();
+      const outcome = await reevaluateCounting(tx, { all: true }, now, { hooks: this.hooks, cause: "reevaluate" });
       const { version } = await loadActivePolicy(tx);
+      await this.hooks.policyChanged(tx, { kind: "reevaluated", version }, now);
       await notifyPolicyChanged(tx, "reevaluate");
       return { version, ...outcome };
     });
+    await propagatePolicyChange(this.deps);
+    return result;
   }
 }

@@ -6,6 +6,7 @@ import type { PolicyExceptionRule } from "../domain/exception";
 import type { PolicyVersion } from "../domain/policy";
 import type { Verdict } from "../domain/verdict";
 import { publishReevaluation } from "../observability/events";
+import type { TransactionHooks, VerdictCause } from "./transaction-hooks";
 
 /** Which images to re-evaluate: all, a list of digests, or those whose verdict has run out (valid_until passed). */
 export type ReevaluationScope = { all: true } | { digests: readonly string[] } | { expiredAt: Date };
@@ -112,9 +113,17 @@ export async function evaluateImages(
   return total;
 }
 
+/** Same-transaction work per written batch (src/policy/transaction-hooks.ts), and why the batch was written. */
+export interface ReevaluationHooks {
+  hooks: TransactionHooks;
+  cause: VerdictCause;
+}
+
 /**
  * Re-evaluates the images in scope and writes their verdicts with one UPDATE per batch (UNNEST). Every row gets
- * the new policy version and evaluation time; NOTIFY names the digests whose answer changed.
+ * the new policy version and evaluation time; NOTIFY names the digests whose answer changed. After each batch's
+ * UPDATE, in the same transaction, the hooks see the batch's rewritten images (the place for work that must commit
+ * with the verdicts: runtime violations, outbox events).
  */
 export async function reevaluateImages(
   q: Queryable,
@@ -122,6 +131,7 @@ export async function reevaluateImages(
   policy: PolicyVersion,
   exceptions: readonly PolicyExceptionRule[],
   now: Date,
+  hooks?: ReevaluationHooks,
 ): Promise<ReevaluationResult> {
   const started = performance.now();
   const changed: string[] = [];
@@ -151,11 +161,14 @@ export async function reevaluateImages(
       ],
     );
     const updated = new Set(rows.map((r) => r.image_digest));
+    const written: EvaluatedImage[] = [];
     for (const b of batch) {
       if (!updated.has(b.imageDigest)) continue;
       changed.push(b.imageDigest);
+      written.push(b);
       if (b.before.isCompliant !== b.verdict.isCompliant || b.before.status !== b.verdict.status) verdictsChanged++;
     }
+    if (hooks) await hooks.hooks.verdictsStored({ tx: q, cause: hooks.cause, now, policyVersion: policy.version, images: written });
   });
   // Every updated row may answer differently (reasons, policy version): tell every replica's cache.
   if ("all" in scope && changed.length > 1000) await notifyVerdictsChanged(q, "*");

@@ -1,8 +1,7 @@
 import type { Request, Response } from "express";
 import type { AppDependencies } from "../http/app-dependencies";
-import { propagatePolicyChange } from "../http/routes/policy";
-import { ExceptionService } from "../policy/exception-service";
-import { PolicyService } from "../policy/policy-service";
+import type { ExceptionService } from "../policy/exception-service";
+import type { PolicyService } from "../policy/policy-service";
 import type { SafeHtml } from "./html";
 import { canWrite } from "./session/middleware";
 import type { UiSessionStore } from "./session/session-store";
@@ -13,21 +12,16 @@ export interface UiContext {
   deps: AppDependencies;
   sessions: UiSessionStore;
   policy: PolicyService;
+  /** Its writes return once every replica has dropped the verdicts they changed: the page that follows is in force. */
   exceptions: ExceptionService;
-  /**
-   * After a policy or exception change, as the API does: this replica forgets cached verdicts at once and the call
-   * returns once every replica's listener has heard the change, so the page that follows is what admission answers.
-   */
-  afterPolicyChange(): Promise<void>;
 }
 
 export function createUiContext(deps: AppDependencies, sessions: UiSessionStore): UiContext {
   return {
     deps,
     sessions,
-    policy: new PolicyService(deps.pool, deps.clock),
-    exceptions: new ExceptionService(deps.pool, deps.clock),
-    afterPolicyChange: () => propagatePolicyChange(deps),
+    policy: deps.policy,
+    exceptions: deps.exceptions,
   };
 }
 

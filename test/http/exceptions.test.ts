@@ -1,4 +1,3 @@
-import { ExceptionService } from "../../src/policy/exception-service";
 import { readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
@@ -182,7 +181,7 @@ describe("when exceptions are listed", () => {
 
 describe("when several exceptions are granted together (the dashboard's grant form)", () => {
   test("then they are stored in one transaction: if the database refuses one, none is stored", async () => {
-    const service = new ExceptionService(app.database.db.pool, () => new Date());
+    const service = app.service.deps.exceptions;
     const base = { repository: null, imageDigest: null, expiresAt: null, createdBy: "test" };
     const stored = async () =>
       (await app.database.db.pool.query("SELECT count(*)::int AS n FROM policy_exceptions WHERE vulnerability_id LIKE 'CVE-2099-%'")).rows[0].n;

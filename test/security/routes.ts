@@ -1,6 +1,5 @@
 import type { Express } from "express";
-import { buildApp } from "../../src/http/app";
-import type { RunningService } from "../../src/server";
+import { buildServiceApp, type RunningService } from "../../src/server";
 
 export interface RouteInfo {
   method: string;
@@ -20,7 +19,7 @@ interface Layer {
  * a path included), so a route added tomorrow is checked without anyone updating a list.
  */
 export function listRoutes(service: RunningService): RouteInfo[] {
-  const app = buildApp(service.deps) as Express & { router: { stack: Layer[] } };
+  const app = buildServiceApp(service.deps) as Express & { router: { stack: Layer[] } };
   const routes: RouteInfo[] = [];
   const walk = (stack: Layer[], prefix: string) => {
     for (const layer of stack) {

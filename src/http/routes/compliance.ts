@@ -4,7 +4,8 @@ import { badRequest } from "../../domain/errors";
 import type { LookupContext } from "../../lookup/lookup-compliance";
 import type { CachedAnswer } from "../../lookup/verdict-cache";
 import type { AppDependencies } from "../app-dependencies";
-import { LOOKUP_ROUTE, type LookupHeaderTemplate } from "../lookup-fast-path";
+import type { LookupHeaderTemplate } from "../lookup-fast-path";
+import { answerDigestLookup, LOOKUP_ANSWER_HEADERS, LOOKUP_ROUTE, writeLookupAnswer } from "../lookup-answer";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -25,12 +26,9 @@ const BATCH_BODY_LIMIT = 256 * 1024;
  * digest lookup become the template the fast path (src/http/lookup-fast-path.ts) replays for cached answers.
  */
 function sendAnswer(res: Response, result: CachedAnswer, template?: LookupHeaderTemplate): void {
-  res.setHeader("Content-Type", "application/json; charset=utf-8");
-  res.setHeader("Cache-Control", "no-store");
+  for (const [name, value] of Object.entries(LOOKUP_ANSWER_HEADERS)) res.setHeader(name, value);
   template?.capture(res);
-  res.setHeader("Content-Length", result.bytes.length);
-  res.writeHead(200);
-  res.end(result.bytes);
+  writeLookupAnswer(res, result, {});
 }
 
 function context(req: Request, namespace: string | null | undefined, imageRef: string | null | undefined): LookupContext {
@@ -43,8 +41,7 @@ export function complianceRouter(deps: AppDependencies): Router {
 
   router.get(LOOKUP_ROUTE, canRead, async (req, res) => {
     const query = parseOr400(complianceQuerySchema, req.query, "query");
-    const digest = String(req.params.digest);
-    sendAnswer(res, await deps.lookup.byDigest(digest, context(req, query.namespace, query.image ?? digest)), deps.lookupHeaders);
+    sendAnswer(res, await answerDigestLookup(deps.lookup, String(req.params.digest), query, req.principal), deps.lookupHeaders);
   });
 
   router.get("/v1/compliance", canRead, async (req, res) => {

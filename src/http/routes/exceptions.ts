@@ -1,12 +1,11 @@
 import { Router } from "express";
-import { ExceptionService, type ExceptionRow } from "../../policy/exception-service";
+import type { ExceptionRow } from "../../policy/exception-service";
 import type { ReevaluationOutcome } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { propagatePolicyChange } from "./policy";
 import { exceptionCreateBodySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
 import { parseJson, readBody } from "../read-body";
-import { parseOr400, parseOr422 } from "../validate";
+import { parseOr400, parseOr422, withFieldPrefix } from "../validate";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { exceptionChangeResponseSchema, exceptionListResponseSchema } from "../policy-schemas";
 
@@ -32,7 +31,7 @@ const changeAnswer = (row: ExceptionRow & ReevaluationOutcome) => ({ ...exceptio
 
 export function exceptionsRouter(deps: AppDependencies): Router {
   const router = Router();
-  const exceptions = new ExceptionService(deps.pool, deps.clock);
+  const exceptions = deps.exceptions;
   const canWrite = requireScope(deps.authenticate, "policy:write");
 
   router.get("/v1/exceptions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
@@ -43,15 +42,17 @@ export function exceptionsRouter(deps: AppDependencies): Router {
 
   router.post("/v1/exceptions", canWrite, async (req, res) => {
     const body = parseOr422(exceptionCreateBodySchema, parseJson(await readBody(req, EXCEPTION_BODY_LIMIT)), "body");
-    const created = await exceptions.create({
-      vulnerabilityId: body.vulnerability_id,
-      repository: body.repository ?? null,
-      imageDigest: body.image_digest ?? null,
-      reason: body.reason,
-      expiresAt: body.expires_at ? new Date(body.expires_at) : null,
-      createdBy: body.created_by ?? req.principal?.name ?? "unknown",
-    });
-    await propagatePolicyChange(deps);
+    // The use case names its fields as the body does (expires_at); the answer locates them in the body.
+    const created = await withFieldPrefix("body", () =>
+      exceptions.create({
+        vulnerabilityId: body.vulnerability_id,
+        repository: body.repository ?? null,
+        imageDigest: body.image_digest ?? null,
+        reason: body.reason,
+        expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+        createdBy: body.created_by ?? req.principal?.name ?? "unknown",
+      }),
+    );
     deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by: created.created_by, changed: created.changed }, "exception granted");
     res.status(201).location(`/v1/exceptions/${created.id}`).json(changeAnswer(created));
   });
@@ -59,7 +60,6 @@ export function exceptionsRouter(deps: AppDependencies): Router {
   router.delete("/v1/exceptions/:id", canWrite, async (req, res) => {
     const { id } = parseOr400(exceptionIdSchema, req.params, "path");
     const revoked = await exceptions.revoke(id, req.principal?.name ?? "unknown");
-    await propagatePolicyChange(deps);
     deps.logger.info({ exception: revoked.id, by: revoked.revoked_by, changed: revoked.changed }, "exception withdrawn");
     res.json(changeAnswer(revoked));
   });

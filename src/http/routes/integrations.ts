@@ -34,7 +34,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
     if (!deps.ecr) throw new DomainError("unavailable", "ecr_not_configured", "The ECR integration is not available in this service.");
     return deps.ecr;
   };
-  const importDeps = () => ({ pool: deps.pool, clock: deps.clock, changes: deps.changes, clients: ecr().clients, passTagger: ecr().passTagger });
+  const importDeps = () => ({ pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks, clients: ecr().clients, passTagger: ecr().passTagger });
 
   router.post("/v1/integrations/ecr/import", write, async (req: Request, res: Response) => {
     const body = parseOr422(ecrImportBodySchema, parseJson(await readBody(req, SMALL_BODY_BYTES)), "body");
@@ -73,7 +73,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
 
   router.post("/v1/integrations/trivy-operator", write, async (req: Request, res: Response) => {
     const json = parseJson(await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" }));
-    const outcome = await receiveOperatorWebhook({ pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes }, { json, uploadedBy: req.principal?.name });
+    const outcome = await receiveOperatorWebhook({ pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks }, { json, uploadedBy: req.principal?.name });
     if (!("results" in outcome)) {
       res.json(outcome);
       return;

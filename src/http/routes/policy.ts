@@ -2,7 +2,6 @@ import { Router, type Request } from "express";
 import { badRequest } from "../../domain/errors";
 import type { PolicyRules, PolicyVersion } from "../../domain/policy";
 import { dryRunPolicy } from "../../policy/dry-run";
-import { PolicyService } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { policyEnvelopeBodySchema, policyRulesBodySchema } from "../policy-schemas";
@@ -31,27 +30,9 @@ export function policyVersionAnswer(p: PolicyVersion) {
   return { version: p.version, rules: p.rules, created_at: p.createdAt.toISOString(), created_by: p.createdBy };
 }
 
-/**
- * Other replicas hear the NOTIFY; this one forgets at once, so a lookup that follows the answer on the same replica
- * never races the notification.
- */
-export function forgetCachedVerdicts(deps: Pick<AppDependencies, "policyCache" | "verdictCache">): void {
-  deps.policyCache.invalidate();
-  deps.verdictCache.clear();
-}
-
-/**
- * After a committed policy or exception change: forget this replica's caches, then wait (bounded) until every other
- * replica's listener has acknowledged the change, so a lookup anywhere after the answer sees the new verdicts.
- */
-export async function propagatePolicyChange(deps: Pick<AppDependencies, "policyCache" | "verdictCache" | "changes">): Promise<void> {
-  forgetCachedVerdicts(deps);
-  await deps.changes?.awaitPropagation();
-}
-
 export function policyRouter(deps: AppDependencies): Router {
   const router = Router();
-  const policy = new PolicyService(deps.pool, deps.clock);
+  const policy = deps.policy;
   const canRead = requireScope(deps.authenticate, "compliance:read");
   const canWrite = requireScope(deps.authenticate, "policy:write");
 
@@ -66,7 +47,6 @@ export function policyRouter(deps: AppDependencies): Router {
   router.put("/v1/policy", canWrite, async (req, res) => {
     const rules = await readPolicyBody(req);
     const result = await policy.set(rules, req.principal?.name ?? null);
-    await propagatePolicyChange(deps);
     deps.logger.info({ version: result.policy.version, by: result.policy.createdBy, reevaluated: result.reevaluated, changed: result.changed }, "policy changed");
     res.json({ ...policyVersionAnswer(result.policy), reevaluated: result.reevaluated, changed: result.changed });
   });
@@ -92,7 +72,6 @@ export function policyRouter(deps: AppDependencies): Router {
 
   router.post("/v1/reevaluate", requireScope(deps.authenticate, "admin"), async (_req, res) => {
     const result = await policy.reevaluateAll();
-    await propagatePolicyChange(deps);
     deps.logger.info(result, "re-evaluated every image on request");
     res.json(result);
   });

@@ -38,6 +38,7 @@ export interface EcrImportDependencies {
   clock: () => Date;
   /** As for uploads: answer once every replica has dropped the verdicts the import changed. */
   changes?: IngestDependencies["changes"];
+  transactionHooks?: IngestDependencies["transactionHooks"];
   clients: EcrClients;
   passTagger: EcrPassTagger | null;
 }
@@ -78,7 +79,7 @@ export async function importEcrImage(deps: EcrImportDependencies, request: EcrIm
   const report = decodeStored(bytes, ecrHost(registryId, region), detail.imageTags ?? []);
 
   const result = await ingestReport(
-    { pool: deps.pool, clock: deps.clock, changes: deps.changes },
+    { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
     { bytes, report, digests: [digest], source: request.source ?? "ecr", uploadedBy: request.uploadedBy },
   );
   const passTag = deps.passTagger ? ((await deps.passTagger.afterIngest(result))[0] ?? null) : null;

@@ -39,7 +39,6 @@ export function registerExceptions(router: Router, ui: UiContext): void {
     const parsed = exceptionIdSchema.safeParse({ id: req.params.id });
     if (!parsed.success) throw notFound("exception_not_found", "No such exception.");
     const revoked = await ui.exceptions.revoke(parsed.data.id, req.uiSession!.principal.name);
-    await ui.afterPolicyChange();
     ui.deps.logger.info({ exception: revoked.id, by: revoked.revoked_by, changed: revoked.changed, via: "dashboard" }, "exception withdrawn");
     const back = safeNext(req.body?.return_to);
     res.redirect(303, back + (back.includes("?") ? "&" : "?") + "withdrawn=1");

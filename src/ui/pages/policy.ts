@@ -47,7 +47,6 @@ ${extra.dryRun ? dryRunResult(extra.dryRun) : ""}
     }
     if (req.body?.action === "save") {
       const result = await ui.policy.set(parsed.value, req.uiSession!.principal.name);
-      await ui.afterPolicyChange();
       ui.deps.logger.info({ version: result.policy.version, by: result.policy.createdBy, changed: result.changed, via: "dashboard" }, "policy changed");
       res.redirect(303, href("/ui/policy", { saved: result.policy.version, changed: result.changed }));
       return;

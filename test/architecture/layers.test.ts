@@ -1,0 +1,109 @@
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * The shape of src/ (README, "How the code is laid out"): data flows route → use case → repository → PostgreSQL,
+ * and imports point down. These tests read every source file, so a file added tomorrow is checked too.
+ */
+const SRC = path.resolve(__dirname, "../../src");
+
+function sourceFiles(dir = SRC): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === "generated" ? [] : sourceFiles(full);
+    return entry.name.endsWith(".ts") ? [full] : [];
+  });
+}
+
+/** src-relative path without extension, e.g. "http/routes/policy". */
+const rel = (file: string) => path.relative(SRC, file).replace(/\\/g, "/").replace(/\.ts$/, "");
+/** The top folder under src ("http", "db", …), or the file name for files directly in src ("server", "config"). */
+const area = (relPath: string) => relPath.split("/")[0]!;
+
+/** Every module a file imports from inside src, as src-relative paths. */
+function internalImports(file: string): string[] {
+  const text = fs.readFileSync(file, "utf8");
+  const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]!);
+  return specifiers.filter((s) => s.startsWith(".")).map((s) => rel(path.resolve(path.dirname(file), s)));
+}
+
+const files = sourceFiles();
+const edges = files.flatMap((file) => internalImports(file).map((to) => ({ from: rel(file), to })));
+
+/** Which areas each area may import (besides itself). Unlisted areas: anything below http, ui and cli. */
+const ALLOWED: Record<string, (to: string) => boolean> = {
+  domain: () => false,
+  db: (to) => ["domain", "generated"].includes(area(to)),
+  observability: () => false,
+};
+/** Use-case and integration folders: never an entry point. */
+const ENTRY_POINTS = ["http", "ui", "cli", "server", "main"];
+const USE_CASES = ["ingest", "lookup", "policy", "auth", "integrations", "formats"];
+
+/** A forbidden edge, described; null when the edge is fine. */
+function violation({ from, to }: { from: string; to: string }): string | null {
+  const a = area(from);
+  const b = area(to);
+  if (a === b) return null;
+  const allowed = ALLOWED[a];
+  if (allowed && !allowed(to)) return `${from} → ${to}: ${a} may import only ${a === "db" ? "domain" : "itself"}`;
+  if (USE_CASES.includes(a) && ENTRY_POINTS.includes(b)) return `${from} → ${to}: a use case imports an entry point`;
+  if (a === "http" && b === "ui") return `${from} → ${to}: http and ui are siblings mounted by src/server.ts`;
+  if (a === "ui" && (to === "http/app" || to.startsWith("http/routes/") || to === "http/lookup-fast-path"))
+    return `${from} → ${to}: the dashboard does not import the API's routers`;
+  return null;
+}
+
+test("when the sources are read, then their imports were found (the checks below can fail)", () => {
+  expect(files.length).toBeGreaterThan(100);
+  expect(edges).toContainEqual({ from: "server", to: "http/app" });
+  expect(violation({ from: "db/report-repository", to: "ingest/resolve-images" })).not.toBeNull();
+  expect(violation({ from: "http/app", to: "ui/router" })).not.toBeNull();
+  expect(violation({ from: "observability/request-logging", to: "http/lookup-answer" })).not.toBeNull();
+  expect(violation({ from: "policy/policy-service", to: "http/routes/policy" })).not.toBeNull();
+  expect(violation({ from: "domain/report", to: "db/queryable" })).not.toBeNull();
+});
+
+test("when a module imports another, then the import points down (domain ← db ← use cases ← http / ui / cli)", () => {
+  expect(edges.map(violation).filter((v) => v !== null)).toEqual([]);
+});
+
+/**
+ * SQL outside src/db. The files still listed here are moved into src/db repositories by issue 12's second stage;
+ * the list only ever shrinks: a new table's SQL goes into a src/db module from the start.
+ */
+const SQL_OUTSIDE_DB_NOT_MOVED_YET = new Set([
+  "auth/token-service",
+  "http/routes/images",
+  "http/routes/reports",
+  "integrations/trivy-operator",
+  "lookup/change-listener",
+  "lookup/decision-log",
+  "lookup/decision-query",
+  "lookup/lookup-compliance",
+  "policy/dry-run",
+  "policy/exception-service",
+  "policy/expiry-sweeper",
+  "policy/policy-repository",
+  "policy/policy-service",
+  "policy/reevaluate",
+  "server",
+  "ui/queries/image-queries",
+  "ui/queries/overview-queries",
+  "ui/session/session-store",
+]);
+const SQL_CALL = /\.query\s*[<(]|\.\$queryRaw|\.\$executeRaw|\bprisma\.[a-z]\w*\.(find|create|update|delete|upsert|count|aggregate|groupBy)/;
+
+test("when a file outside src/db runs SQL or Prisma, then it is one not moved yet (the list only shrinks)", () => {
+  const offenders = files.map(rel).filter((f) => area(f) !== "db" && SQL_CALL.test(fs.readFileSync(path.join(SRC, `${f}.ts`), "utf8")));
+  expect(offenders.filter((f) => !SQL_OUTSIDE_DB_NOT_MOVED_YET.has(f))).toEqual([]);
+  // A file that no longer runs SQL leaves the list, so the list cannot hide a new offender by name.
+  expect([...SQL_OUTSIDE_DB_NOT_MOVED_YET].filter((f) => !offenders.includes(f))).toEqual([]);
+});
+
+test("when the SQL detector reads calls, then it sees single-line, generic and Prisma calls and ignores req.query", () => {
+  expect(SQL_CALL.test("await pool.query(\"SELECT 1\")")).toBe(true);
+  expect(SQL_CALL.test("await tx.query<{ n: string }>(\n")).toBe(true);
+  expect(SQL_CALL.test("await deps.prisma.scanReport.findUnique({")).toBe(true);
+  expect(SQL_CALL.test("parseOr400(schema, req.query, \"query\")")).toBe(false);
+});
