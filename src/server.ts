@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { SCOPES } from "./auth/scopes";
 import { TokenService } from "./auth/token-service";
 import type { Config } from "./config";
-import { openDatabase, type Database } from "./db/database";
+import { openDatabase, pingDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
 import { buildApp, observeHttpRequests } from "./http/app";
@@ -27,6 +27,7 @@ import { ExpirySweeper } from "./policy/expiry-sweeper";
 import { PolicyCache } from "./policy/policy-cache";
 import { PolicyService } from "./policy/policy-service";
 import { TransactionHooks } from "./policy/transaction-hooks";
+import { ReadingService } from "./reading/reading-service";
 import { uiRouter } from "./ui/router";
 import type { Express } from "express";
 
@@ -62,7 +63,7 @@ export function buildServiceApp(deps: AppDependencies): Express {
 async function waitForDatabase(db: Database, logger: Logger, attempts = 60): Promise<void> {
   for (let i = 1; ; i++) {
     try {
-      await db.pool.query("SELECT 1");
+      await pingDatabase(db.pool);
       return;
     } catch (error) {
       if (i >= attempts) throw error;
@@ -145,11 +146,12 @@ export async function startService(config: Config, options: StartOptions = {}): 
     policy: new PolicyService(policyUseCases),
     exceptions: new ExceptionService(policyUseCases),
     transactionHooks,
+    reading: new ReadingService({ pool: db.pool, prisma: db.prisma }),
     ecr,
     metrics,
     isDatabaseReady: async () => {
       try {
-        await db.lookupPool.query("SELECT 1");
+        await pingDatabase(db.lookupPool);
         return true;
       } catch {
         return false;

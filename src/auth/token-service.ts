@@ -1,5 +1,15 @@
 import crypto from "node:crypto";
 import type { Pool } from "pg";
+import {
+  countLiveTokens,
+  findLiveTokenByHash,
+  insertToken,
+  listTokens,
+  recordTokensUsed,
+  revokeToken,
+  upsertOperatorToken,
+  type TokenRow,
+} from "../db/token-repository";
 import type { Principal, Scope } from "./scopes";
 
 /** Tokens look like `sr_<43 base64url chars>` (32 random bytes): recognisable in secret scanners and logs. */
@@ -13,16 +23,8 @@ export function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token, "utf8").digest("hex");
 }
 
-export interface StoredToken {
-  id: string;
-  name: string;
-  token_prefix: string;
-  scopes: Scope[];
-  created_at: Date;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-  last_used_at: Date | null;
-}
+/** A stored token as the API shows it; its scopes are the ones api_tokens' CHECK constraint allows. */
+export type StoredToken = Omit<TokenRow, "scopes"> & { scopes: Scope[] };
 
 interface CacheEntry {
   principal: Principal | null;
@@ -64,12 +66,8 @@ export class TokenService {
 
   async create(input: { name: string; scopes: Scope[]; expiresAt: Date | null }): Promise<StoredToken & { token: string }> {
     const token = generateToken();
-    const { rows } = await this.pool.query<StoredToken>(
-      `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)
-       RETURNING id, name, token_prefix, scopes, created_at, expires_at, revoked_at, last_used_at`,
-      [input.name, token.slice(0, 8), hashToken(token), input.scopes, input.expiresAt],
-    );
-    return { ...rows[0]!, token };
+    const row = await insertToken(this.pool, { name: input.name, tokenPrefix: token.slice(0, 8), tokenHash: hashToken(token), scopes: input.scopes, expiresAt: input.expiresAt });
+    return { ...(row as StoredToken), token };
   }
 
   /**
@@ -78,35 +76,21 @@ export class TokenService {
    * would be a large part of the secret.
    */
   async ensure(token: string, name: string, scopes: Scope[]): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, scopes = EXCLUDED.scopes WHERE api_tokens.revoked_at IS NOT NULL
-       RETURNING id`,
-      [name, token.startsWith(TOKEN_PREFIX) ? token.slice(0, 8) : "(admin)", hashToken(token), scopes],
-    );
-    return (rowCount ?? 0) > 0;
+    return upsertOperatorToken(this.pool, { name, tokenPrefix: token.startsWith(TOKEN_PREFIX) ? token.slice(0, 8) : "(admin)", tokenHash: hashToken(token), scopes });
   }
 
-  async count(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>("SELECT count(*) AS n FROM api_tokens WHERE revoked_at IS NULL");
-    return Number(rows[0]!.n);
+  count(): Promise<number> {
+    return countLiveTokens(this.pool);
   }
 
   async list(): Promise<StoredToken[]> {
-    const { rows } = await this.pool.query<StoredToken>(
-      `SELECT id, name, token_prefix, scopes, created_at, expires_at, revoked_at, last_used_at FROM api_tokens ORDER BY created_at`,
-    );
-    return rows;
+    return (await listTokens(this.pool)) as StoredToken[];
   }
 
   async revoke(id: string): Promise<StoredToken | null> {
-    const { rows } = await this.pool.query<StoredToken>(
-      `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1
-       RETURNING id, name, token_prefix, scopes, created_at, expires_at, revoked_at, last_used_at`,
-      [id],
-    );
+    const row = await revokeToken(this.pool, id);
     this.cache.clear();
-    return rows[0] ?? null;
+    return row as StoredToken | null;
   }
 
   /** The principal for a bearer token, or null when it is unknown, expired or revoked. */
@@ -116,13 +100,9 @@ export class TokenService {
     const nowMs = this.clock().getTime();
     let entry = this.cache.get(hash);
     if (!entry || nowMs - entry.loadedAt > CACHE_TTL_MS) {
-      const { rows } = await this.pool.query<{ id: string; name: string; scopes: Scope[]; expires_at: Date | null }>(
-        "SELECT id, name, scopes, expires_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        [hash],
-      );
-      const row = rows[0];
+      const row = await findLiveTokenByHash(this.pool, hash);
       entry = {
-        principal: row ? { kind: "token", id: row.id, name: row.name, scopes: new Set(row.scopes) } : null,
+        principal: row ? { kind: "token", id: row.id, name: row.name, scopes: new Set(row.scopes as Scope[]) } : null,
         expiresAt: row?.expires_at ?? null,
         loadedAt: nowMs,
       };
@@ -139,10 +119,6 @@ export class TokenService {
     if (this.used.size === 0) return;
     const entries = [...this.used.entries()];
     this.used.clear();
-    await this.pool.query(
-      `UPDATE api_tokens t SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
-       WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)`,
-      [entries.map(([id]) => id), entries.map(([, at]) => at)],
-    );
+    await recordTokensUsed(this.pool, entries);
   }
 }

@@ -1,3 +1,7 @@
+/**
+ * COPY … FROM STDIN for bulk inserts (findings). Raw SQL: COPY is the fastest way PostgreSQL offers to store many
+ * rows, and Prisma Client has no COPY.
+ */
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ClientBase } from "pg";

@@ -1,3 +1,7 @@
+/**
+ * The pools and the Prisma Client. The one Pool serves Prisma (through its driver adapter) and the raw-SQL
+ * repositories; the lookup pool serves admission lookups and token checks, with no Prisma on it.
+ */
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Pool, type PoolConfig } from "pg";
 import { PrismaClient } from "../generated/prisma/client";
@@ -65,4 +69,9 @@ export function openDatabase(options: DatabaseOptions): Database {
       await lookupPool.end().catch(() => undefined);
     },
   };
+}
+
+/** One round trip: whether the pool can reach the database now (throws when it cannot). */
+export async function pingDatabase(pool: Pool): Promise<void> {
+  await pool.query("SELECT 1");
 }

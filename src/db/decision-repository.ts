@@ -1,5 +1,58 @@
-import type { Queryable } from "../db/queryable";
+/**
+ * The admission decision log (table admission_decisions). Raw SQL: decisions are written off the lookup path in
+ * batches of up to 5,000 with one INSERT … SELECT FROM unnest, pruned with one DELETE, and read newest first with
+ * an opaque keyset cursor; one row type serves the API and the dashboard.
+ */
 import { badRequest } from "../domain/errors";
+import type { Queryable } from "./queryable";
+
+/** An answered lookup, as the lookup records it. */
+export interface AdmissionDecisionRecord {
+  decidedAt: Date;
+  imageDigest: string | null;
+  imageRef: string | null;
+  namespace: string | null;
+  isCompliant: boolean;
+  status: string;
+  reason: string | null;
+  policyVersion: number | null;
+  tokenId: string | null;
+  tokenName: string | null;
+}
+
+/** Free text from requests is cut to this many characters. */
+const MAX_TEXT = 1024;
+
+/** Writes a batch of decisions with one statement. */
+export async function insertDecisions(q: Queryable, batch: readonly AdmissionDecisionRecord[]): Promise<void> {
+  // Free text comes from the request (?namespace=, ?image=): PostgreSQL text cannot hold U+0000, and one such
+  // row would fail this batch on every retry, so the log would stop recording.
+  const cut = (s: string | null) => (s === null ? null : s.slice(0, MAX_TEXT).replace(/\u0000/g, "\uFFFD"));
+  await q.query(
+    `INSERT INTO admission_decisions (decided_at, image_digest, image_ref, namespace, is_compliant, status, reason,
+       policy_version, token_id, token_name)
+     SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[],
+       $7::text[], $8::integer[], $9::uuid[], $10::text[])`,
+    [
+      batch.map((d) => d.decidedAt),
+      batch.map((d) => d.imageDigest),
+      batch.map((d) => cut(d.imageRef)),
+      batch.map((d) => cut(d.namespace)),
+      batch.map((d) => d.isCompliant),
+      batch.map((d) => d.status),
+      batch.map((d) => cut(d.reason)),
+      batch.map((d) => d.policyVersion),
+      batch.map((d) => d.tokenId),
+      batch.map((d) => cut(d.tokenName)),
+    ],
+  );
+}
+
+/** Deletes decisions older than the retention; returns how many. */
+export async function pruneDecisions(q: Queryable, retentionDays: number, now: Date): Promise<number> {
+  const { rowCount } = await q.query("DELETE FROM admission_decisions WHERE decided_at < $1::timestamptz - make_interval(days => $2)", [now, retentionDays]);
+  return rowCount ?? 0;
+}
 
 export interface DecisionFilter {
   imageDigest?: string | undefined;
@@ -11,6 +64,7 @@ export interface DecisionFilter {
   cursor?: string | undefined;
 }
 
+/** An admission_decisions row as the API and the dashboard read it. */
 export interface DecisionRow {
   id: string;
   decided_at: Date;
@@ -24,6 +78,9 @@ export interface DecisionRow {
   token_id: string | null;
   token_name: string | null;
 }
+
+const DECISION_COLUMNS = `id::text AS id, decided_at, image_digest, image_ref, namespace, is_compliant, status, reason, policy_version,
+  token_id::text AS token_id, token_name`;
 
 /** The cursor is opaque to clients: the last row's ID, so a page never repeats or skips rows that arrive meanwhile. */
 function encodeCursor(id: string): string {
@@ -39,8 +96,7 @@ function decodeCursor(cursor: string): string {
 /** One page of the admission decision log, newest first (in the order the decisions were recorded). */
 export async function listDecisions(q: Queryable, filter: DecisionFilter): Promise<{ items: DecisionRow[]; nextCursor: string | null }> {
   const { rows } = await q.query<DecisionRow>(
-    `SELECT id::text AS id, decided_at, image_digest, image_ref, namespace, is_compliant, status, reason, policy_version,
-       token_id::text AS token_id, token_name
+    `SELECT ${DECISION_COLUMNS}
      FROM admission_decisions
      WHERE ($1::bigint IS NULL OR id < $1)
        AND ($2::text IS NULL OR image_digest = $2)
@@ -62,4 +118,13 @@ export async function listDecisions(q: Queryable, filter: DecisionFilter): Promi
   const more = rows.length > filter.limit;
   const items = more ? rows.slice(0, filter.limit) : rows;
   return { items, nextCursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
+}
+
+/** The latest decisions about one image, newest first (the admission_decisions (image_digest, decided_at) index). */
+export async function listLatestImageDecisions(q: Queryable, digest: string, limit = 20): Promise<DecisionRow[]> {
+  const { rows } = await q.query<DecisionRow>(
+    `SELECT ${DECISION_COLUMNS} FROM admission_decisions WHERE image_digest = $1 ORDER BY decided_at DESC LIMIT $2`,
+    [digest, limit],
+  );
+  return rows;
 }

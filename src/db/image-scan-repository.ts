@@ -1,8 +1,13 @@
+/**
+ * Images' current verdicts (table image_scans). Raw SQL: the lookup path reads here (no Prisma on it), ingest
+ * upserts set-based with the newest-scan-wins condition, and re-evaluation reads and rewrites up to 100,000 rows in
+ * keyset batches with UNNEST; the listing shares its filters between the API and the dashboard.
+ */
 import type { Queryable } from "./queryable";
 import type { FindingSummary } from "../domain/summary";
 import type { Reason, Verdict } from "../domain/verdict";
 
-/** An image_scans row as the API and the lookup read it. */
+/** An image_scans row as the API, the dashboard and the lookup read it. */
 export interface ImageScanRow {
   image_digest: string;
   repository: string | null;
@@ -26,7 +31,7 @@ export interface ImageScanRow {
   first_seen_at: Date;
 }
 
-export const IMAGE_SCAN_COLUMNS = `image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons,
+const IMAGE_SCAN_COLUMNS = `image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons,
   policy_version, evaluated_at, valid_until, critical_count, high_count, medium_count, low_count, unknown_count,
   fixable_count, secret_count, misconfiguration_count, first_seen_at`;
 
@@ -119,4 +124,127 @@ export async function upsertImageScans(q: Queryable, rows: readonly ImageScanUps
     [JSON.stringify(payload), now],
   );
   return updated.map((r) => r.image_digest);
+}
+
+export interface ImageScanFilter {
+  status?: string | undefined;
+  repository?: string | undefined;
+  /** Part of a digest (with or without sha256:), a tag, or part of a repository: typed text, not a LIKE pattern. */
+  search?: string | undefined;
+}
+
+export interface ImagePage {
+  items: ImageScanRow[];
+  nextCursor: string | null;
+}
+
+/** Images ordered by digest with keyset pagination; the cursor is the last digest of the previous page. */
+export async function listImageScans(q: Queryable, filter: ImageScanFilter & { limit: number; after?: string | undefined }): Promise<ImagePage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  if (filter.status) add("status = ?", filter.status);
+  if (filter.repository) add("repository = ?", filter.repository);
+  if (filter.search) {
+    // The text as typed: % and _ are characters to find, not LIKE wildcards (backslash is LIKE's escape).
+    params.push(filter.search, filter.search.replace(/[\\%_]/g, "\\$&"));
+    const [text, pattern] = [`$${params.length - 1}`, `$${params.length}`];
+    where.push(`(image_digest LIKE ${pattern} || '%' OR image_digest LIKE 'sha256:' || ${pattern} || '%' OR ${text} = ANY(tags) OR repository LIKE '%' || ${pattern} || '%')`);
+  }
+  if (filter.after) add("image_digest > ?", filter.after);
+  params.push(filter.limit + 1);
+  const { rows } = await q.query<ImageScanRow>(
+    `SELECT ${IMAGE_SCAN_COLUMNS} FROM image_scans ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY image_digest LIMIT $${params.length}`,
+    params,
+  );
+  const more = rows.length > filter.limit;
+  const items = more ? rows.slice(0, filter.limit) : rows;
+  return { items, nextCursor: more ? items[items.length - 1]!.image_digest : null };
+}
+
+/** The repositories of stored images, in order (the dashboard's filter). */
+export async function listRepositories(q: Queryable, limit = 500): Promise<string[]> {
+  const { rows } = await q.query<{ repository: string }>(
+    "SELECT DISTINCT repository FROM image_scans WHERE repository IS NOT NULL ORDER BY repository LIMIT $1",
+    [limit],
+  );
+  return rows.map((r) => r.repository);
+}
+
+/** Whether any verdict has run out by `now` (one probe of the partial valid_until index). */
+export async function hasExpiredVerdicts(q: Queryable, now: Date): Promise<boolean> {
+  const { rowCount } = await q.query("SELECT 1 FROM image_scans WHERE valid_until <= $1 LIMIT 1", [now]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Which images a re-evaluation reads: all, a list of digests, or those whose verdict has run out (valid_until passed). */
+export type ImageScanScope = { all: true } | { digests: readonly string[] } | { expiredAt: Date };
+
+/** What re-evaluation reads of an image: its answer now and its current report's compact evaluation input. */
+export interface EvaluationRow {
+  image_digest: string;
+  repository: string | null;
+  scanned_at: Date | null;
+  is_compliant: boolean;
+  status: Verdict["status"];
+  evaluation_input: unknown;
+}
+
+/**
+ * One batch of images in scope after `after` (keyset pagination over the primary key), with each one's current
+ * report's evaluation input: re-evaluation never reads the findings table.
+ */
+export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after: string, limit: number) {
+  const filter =
+    "digests" in scope ? "AND s.image_digest = ANY($3::text[])" : "expiredAt" in scope ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3" : "";
+  const params: unknown[] = [after, limit];
+  if ("digests" in scope) params.push(scope.digests);
+  else if ("expiredAt" in scope) params.push(scope.expiredAt);
+  return q.query<EvaluationRow>(
+    `SELECT s.image_digest, s.repository, s.scanned_at, s.is_compliant, s.status, r.evaluation_input
+     FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
+     WHERE s.image_digest > $1 ${filter}
+     ORDER BY s.image_digest LIMIT $2`,
+    params,
+  );
+}
+
+/**
+ * Writes a batch of verdicts (digest order, as selectEvaluationBatch read them) with one UPDATE (UNNEST); every row
+ * gets the policy version and evaluation time. Returns the digests rewritten (an image deleted meanwhile is not).
+ */
+export async function updateVerdictBatch(
+  q: Queryable,
+  batch: ReadonlyArray<{ imageDigest: string; verdict: Verdict }>,
+  policyVersion: number,
+  now: Date,
+): Promise<string[]> {
+  const { rows } = await q.query<{ image_digest: string }>(
+    `UPDATE image_scans AS s SET
+       is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $6,
+       evaluated_at = $7, valid_until = u.valid_until
+     FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[])
+       AS u(image_digest, is_compliant, status, reasons, valid_until)
+     WHERE s.image_digest = u.image_digest
+       -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
+       -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
+       AND s.image_digest BETWEEN $8 AND $9
+     RETURNING s.image_digest`,
+    [
+      batch.map((b) => b.imageDigest),
+      batch.map((b) => b.verdict.isCompliant),
+      batch.map((b) => b.verdict.status),
+      batch.map((b) => JSON.stringify(b.verdict.reasons)),
+      batch.map((b) => b.verdict.validUntil),
+      policyVersion,
+      now,
+      batch[0]!.imageDigest,
+      batch[batch.length - 1]!.imageDigest,
+    ],
+  );
+  return rows.map((r) => r.image_digest);
 }

@@ -1,3 +1,8 @@
+/**
+ * The migrator: applies prisma/migrations/<timestamp>_<name>/migration.sql in order, each in a transaction, under an
+ * advisory lock, recorded in schema_migrations. Raw SQL: the migrations are SQL files (Prisma's migration engine
+ * cannot run here), and DDL has no Prisma Client form.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";

@@ -1,6 +1,9 @@
-import type { Queryable } from "../../db/queryable";
-
-/** Read-only queries behind the overview page; each is one set-based statement over indexed columns. */
+/**
+ * The overview's counts across aggregates (image_scans with admission_decisions): read-only, each one set-based
+ * statement over indexed columns. Raw SQL: grouped counts, FILTER and generate_series are SQL that Prisma Client
+ * does not express.
+ */
+import type { Queryable } from "./queryable";
 
 export interface StatusCounts {
   compliant: number;
@@ -90,23 +93,4 @@ export async function decisionsPerDay(q: Queryable, now: Date, days: number): Pr
     [now, days],
   );
   return rows.map((r) => ({ day: r.day, allowed: Number(r.allowed), denied: Number(r.denied) }));
-}
-
-export interface ExpiringException {
-  id: string;
-  vulnerability_id: string;
-  repository: string | null;
-  image_digest: string | null;
-  reason: string;
-  created_by: string;
-  expires_at: Date;
-}
-
-export async function exceptionsExpiringBetween(q: Queryable, from: Date, to: Date): Promise<ExpiringException[]> {
-  const { rows } = await q.query<ExpiringException>(
-    `SELECT id, vulnerability_id, repository, image_digest, reason, created_by, expires_at FROM policy_exceptions
-     WHERE revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 50`,
-    [from, to],
-  );
-  return rows;
 }

@@ -1,9 +1,42 @@
+/**
+ * Transactions and the policy lock shared by every repository. Raw SQL: BEGIN/COMMIT on a pg client and advisory
+ * locks, which the use cases' transactions (re-evaluation, ingest) need and Prisma Client cannot join.
+ */
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 
 /** A pool or a client inside a transaction: repositories accept either. */
 export type Queryable = Pick<Pool | PoolClient, "query"> & {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 };
+
+/**
+ * Runs `work` in one REPEATABLE READ, READ ONLY transaction: one snapshot for every statement (a dry run's batches
+ * agree with each other), no write possible, no lock taken.
+ */
+export async function inReadOnlySnapshot<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (tx) => {
+    await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return work(tx);
+  });
+}
+
+/**
+ * Runs `work` while this session holds the two-key advisory lock (classId, hashtext(key)): serialises work on one
+ * key across replicas outside any transaction. The lock's connection is held for the duration of `work`.
+ */
+export async function withSessionAdvisoryLock<T>(pool: Pool, classId: number, key: string, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [classId, key]);
+    try {
+      return await work();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [classId, key]);
+    }
+  } finally {
+    client.release();
+  }
+}
 
 /** Runs `work` in one transaction; rolls back on any error, so a failed request leaves nothing behind. */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -48,19 +81,4 @@ export async function lockPolicyShared(tx: Queryable): Promise<void> {
 export async function tryLockPolicyShared(tx: Queryable): Promise<boolean> {
   const { rows } = await tx.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock_shared($1) AS locked", [POLICY_LOCK_ID]);
   return rows[0]!.locked;
-}
-
-export const VERDICT_CHANNEL = "scan_registry_verdicts";
-export const POLICY_CHANNEL = "scan_registry_policy";
-
-/** Queues a NOTIFY (delivered at commit) naming the digests whose verdict changed; "*" means all. */
-export async function notifyVerdictsChanged(q: Queryable, digests: readonly string[] | "*"): Promise<void> {
-  if (digests === "*") {
-    await q.query("SELECT pg_notify($1, '*')", [VERDICT_CHANNEL]);
-    return;
-  }
-  // NOTIFY payloads must stay under 8000 bytes: 100 digests of 71 characters each fit.
-  for (let i = 0; i < digests.length; i += 100) {
-    await q.query("SELECT pg_notify($1, $2)", [VERDICT_CHANNEL, digests.slice(i, i + 100).join(",")]);
-  }
 }

@@ -1,8 +1,15 @@
+/**
+ * Reports and their findings (tables scan_reports, scan_report_images, scan_report_raw, findings). Raw SQL for the
+ * upload, which runs in one pg transaction with the verdict (a Prisma Client call cannot join it; findings go in with
+ * COPY), and for the lookup's tag resolution; Prisma Client for reading a report's metadata with its images, a
+ * plain single-aggregate read it expresses directly.
+ */
 import type { ClientBase } from "pg";
+import type { PrismaClient } from "../generated/prisma/client";
 import { copyRows } from "./copy-in";
 import type { Queryable } from "./queryable";
 import type { EvaluationFinding } from "../domain/evaluation-input";
-import type { DecodedReport, Finding, VulnerabilityInfo } from "../domain/report";
+import type { DecodedReport, Finding } from "../domain/report";
 import type { ImageIdentity } from "../domain/image-identity";
 
 export interface NewReport {
@@ -75,64 +82,6 @@ export async function findReportDigests(q: Queryable, reportId: string): Promise
   return rows.map((r) => r.image_digest);
 }
 
-/**
- * Upserts vulnerability metadata once per ID, set-based: new IDs are inserted, and only rows whose values change
- * are updated (IS DISTINCT FROM; an absent value never erases a stored one). INSERT … ON CONFLICT DO UPDATE would
- * lock every conflicting row, changed or not, until the upload commits, so two uploads sharing a CVE would run one
- * after the other; here only rows that really change are locked, in ID order, so concurrent uploads cannot
- * deadlock on them. A row another upload inserts concurrently is left as that upload wrote it.
- */
-export async function upsertVulnerabilities(q: Queryable, vulnerabilities: readonly VulnerabilityInfo[]): Promise<void> {
-  const byId = new Map<string, VulnerabilityInfo>();
-  for (const v of vulnerabilities) if (!byId.has(v.id)) byId.set(v.id, v);
-  const list = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (let i = 0; i < list.length; i += 5000) {
-    const chunk = list.slice(i, i + 5000);
-    await q.query(
-      `WITH incoming AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::timestamptz[],
-           $7::timestamptz[], $8::text[]) AS u(id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
-       ),
-       inserted AS (
-         INSERT INTO vulnerabilities (id, title, description, severity, cvss_score, published_at, last_modified_at, primary_url)
-         SELECT * FROM incoming ORDER BY id
-         ON CONFLICT (id) DO NOTHING
-       ),
-       changed AS (
-         SELECT v.id FROM vulnerabilities v JOIN incoming u ON u.id = v.id
-         WHERE (v.title, v.description, v.severity, v.cvss_score, v.published_at, v.last_modified_at, v.primary_url)
-           IS DISTINCT FROM
-           (COALESCE(u.title, v.title), COALESCE(u.description, v.description), COALESCE(u.severity, v.severity),
-            COALESCE(u.cvss_score, v.cvss_score), COALESCE(u.published_at, v.published_at),
-            COALESCE(u.last_modified_at, v.last_modified_at), COALESCE(u.primary_url, v.primary_url))
-         ORDER BY v.id
-         FOR UPDATE OF v
-       )
-       UPDATE vulnerabilities v SET
-         title = COALESCE(u.title, v.title),
-         description = COALESCE(u.description, v.description),
-         severity = COALESCE(u.severity, v.severity),
-         cvss_score = COALESCE(u.cvss_score, v.cvss_score),
-         published_at = COALESCE(u.published_at, v.published_at),
-         last_modified_at = COALESCE(u.last_modified_at, v.last_modified_at),
-         primary_url = COALESCE(u.primary_url, v.primary_url),
-         updated_at = now()
-       FROM changed c JOIN incoming u ON u.id = c.id
-       WHERE v.id = c.id`,
-      [
-        chunk.map((v) => v.id),
-        chunk.map((v) => v.title),
-        chunk.map((v) => v.description),
-        chunk.map((v) => v.severity),
-        chunk.map((v) => (v.cvssScore === null ? null : Math.min(99.9, Math.max(0, Math.round(v.cvssScore * 10) / 10)))),
-        chunk.map((v) => v.publishedAt),
-        chunk.map((v) => v.lastModifiedAt),
-        chunk.map((v) => v.primaryUrl),
-      ],
-    );
-  }
-}
-
 const FINDING_COLUMNS = [
   "report_id", "kind", "vulnerability_id", "pkg_name", "installed_version", "fixed_version", "status", "severity",
   "target", "class", "pkg_type", "purl",
@@ -153,5 +102,84 @@ export async function insertFindings(client: ClientBase, reportId: string, findi
 /** The report's bytes as uploaded, gzip-compressed, or null when there is no such report. */
 export async function findRawReport(q: Queryable, reportId: string): Promise<Buffer | null> {
   const { rows } = await q.query<{ gzip_bytes: Buffer }>("SELECT gzip_bytes FROM scan_report_raw WHERE report_id = $1", [reportId]);
+  return rows[0]?.gzip_bytes ?? null;
+}
+
+/** The digest the most recently scanned live report names for repository:tag (the scan_report_images tags GIN index). */
+export async function findLatestDigestForTag(q: Queryable, repository: string, tag: string): Promise<string | null> {
+  const { rows } = await q.query<{ image_digest: string }>(
+    `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
+     WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
+     ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT 1`,
+    [repository, tag],
+  );
+  return rows[0]?.image_digest ?? null;
+}
+
+/** A report an image has had, as its history lists it (API and dashboard alike). */
+export interface ReportHistoryRow {
+  id: string;
+  scanned_at: Date;
+  received_at: Date;
+  format: string;
+  scanner: string;
+  scanner_version: string | null;
+  source: string | null;
+  uploaded_by: string | null;
+  finding_count: number;
+  deleted_at: Date | null;
+}
+
+/** The reports that named an image, most recently scanned first. */
+export async function listImageReports(q: Queryable, digest: string, limit = 50): Promise<ReportHistoryRow[]> {
+  const { rows } = await q.query<ReportHistoryRow>(
+    `SELECT r.id, r.scanned_at, r.received_at, r.format, r.scanner, r.scanner_version, r.source, r.uploaded_by, r.finding_count, r.deleted_at
+     FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id WHERE i.image_digest = $1
+     ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT $2`,
+    [digest, limit],
+  );
+  return rows;
+}
+
+/** A stored report's metadata and the images it names, or null (Prisma Client: one aggregate, one read). */
+export function findReportWithImages(prisma: PrismaClient, id: string) {
+  return prisma.scanReport.findUnique({
+    where: { id },
+    include: { images: { select: { imageDigest: true, repository: true, tags: true } } },
+  });
+}
+
+export type ReportWithImages = NonNullable<Awaited<ReturnType<typeof findReportWithImages>>>;
+
+/** How many findings of each kind and severity a report holds. */
+export async function countReportFindings(q: Queryable, reportId: string): Promise<Array<{ kind: string; severity: string; count: number }>> {
+  const { rows } = await q.query<{ severity: string; kind: string; n: string }>(
+    "SELECT kind, severity, count(*) AS n FROM findings WHERE report_id = $1 GROUP BY kind, severity",
+    [reportId],
+  );
+  return rows.map((r) => ({ kind: r.kind, severity: r.severity, count: Number(r.n) }));
+}
+
+/** Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns how many. */
+export async function markOperatorReportsDeleted(q: Queryable, digest: string, now: Date): Promise<number> {
+  const { rowCount } = await q.query(
+    `UPDATE scan_reports SET deleted_at = $2
+     WHERE format = 'trivy-operator' AND deleted_at IS NULL
+       AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)`,
+    [digest, now],
+  );
+  return rowCount ?? 0;
+}
+
+/** The gzip bytes of the digest's most recently received Trivy Operator report (deleted or not), or null. */
+export async function findLatestOperatorRawReport(q: Queryable, digest: string): Promise<Buffer | null> {
+  const { rows } = await q.query<{ gzip_bytes: Buffer }>(
+    `SELECT raw.gzip_bytes FROM scan_reports r
+       JOIN scan_report_images i ON i.report_id = r.id
+       JOIN scan_report_raw raw ON raw.report_id = r.id
+     WHERE i.image_digest = $1 AND r.format = 'trivy-operator'
+     ORDER BY r.received_at DESC LIMIT 1`,
+    [digest],
+  );
   return rows[0]?.gzip_bytes ?? null;
 }

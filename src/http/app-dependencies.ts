@@ -12,6 +12,7 @@ import type { PolicyCache } from "../policy/policy-cache";
 import type { ExceptionService } from "../policy/exception-service";
 import type { PolicyService } from "../policy/policy-service";
 import type { TransactionHooks } from "../policy/transaction-hooks";
+import type { ReadingService } from "../reading/reading-service";
 import type { Authenticator } from "./authenticate";
 import type { LookupHeaderTemplate } from "./lookup-fast-path";
 import type { ChangeListener } from "../lookup/change-listener";
@@ -34,6 +35,8 @@ export interface AppDependencies {
   policyCache: PolicyCache;
   /** The policy use cases (API and dashboard share them); each write drops every replica's cached verdicts. */
   policy: PolicyService;
+  /** What the reading endpoints and the dashboard's pages read (src/reading). */
+  reading: ReadingService;
   /** The exception use cases, likewise. */
   exceptions: ExceptionService;
   /** Same-transaction work of verdict and policy changes (runtime violations, outbox events), run by the use cases. */

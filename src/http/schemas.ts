@@ -3,6 +3,7 @@ import { DIGEST_PATTERN } from "../domain/image-reference";
 import { reportFormatSchema } from "../domain/severity";
 import { findingSummarySchema } from "../domain/summary";
 import { STATUSES } from "../domain/verdict";
+import type { ComplianceAnswer } from "../lookup/verdict-cache";
 
 /** Query values arrive as a string or, when repeated, an array: read both as an array. */
 const repeatable = z
@@ -74,6 +75,11 @@ export const complianceAnswerSchema = z.object({
   evaluated_at: z.string(),
   policy_version: z.number().int(),
 });
+
+/** The schema describes the lookup's own answer type: a field added to one and not the other fails to compile. */
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : never) : never;
+const _answerSchemaMatches: SameKeys<z.infer<typeof complianceAnswerSchema>, ComplianceAnswer> = true;
+void _answerSchemaMatches;
 
 export const batchCheckBodySchema = z
   .object({

@@ -1,6 +1,8 @@
 import type { Pool } from "pg";
 import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
-import { inTransaction, lockPolicyShared, notifyVerdictsChanged } from "../db/queryable";
+import { notifyVerdictsChanged } from "../db/change-channels";
+import { loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
+import { inTransaction, lockPolicyShared } from "../db/queryable";
 import {
   findReportBySha256,
   findReportDigests,
@@ -8,15 +10,14 @@ import {
   insertRaw,
   insertReport,
   linkReportImages,
-  upsertVulnerabilities,
 } from "../db/report-repository";
+import { upsertVulnerabilities } from "../db/vulnerability-repository";
 import { evaluateCompliance } from "../domain/evaluate-compliance";
 import { toEvaluationInput } from "../domain/evaluation-input";
 import type { DecodedReport } from "../domain/report";
 import type { ReportFormat } from "../domain/severity";
 import { summarizeFindings, type FindingSummary } from "../domain/summary";
 import { publishReportIngested } from "../observability/events";
-import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { ChangePropagation } from "../lookup/change-listener";
 import type { TransactionHooks } from "../policy/transaction-hooks";
 import type { ImageIdentity } from "../domain/image-identity";

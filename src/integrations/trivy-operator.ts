@@ -18,6 +18,8 @@
 import { gunzipSync } from "node:zlib";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
+import { withSessionAdvisoryLock } from "../db/queryable";
+import { findLatestOperatorRawReport, markOperatorReportsDeleted } from "../db/report-repository";
 import { invalid } from "../domain/errors";
 import { parseImageReference } from "../domain/image-reference";
 import type { DecodedReport } from "../domain/report";
@@ -60,13 +62,8 @@ export async function receiveOperatorWebhook(
   if ((verb ?? "").toLowerCase() === "delete") {
     const deleted = [];
     for (const r of received) {
-      const { rowCount } = await deps.pool.query(
-        `UPDATE scan_reports SET deleted_at = $2
-         WHERE format = 'trivy-operator' AND deleted_at IS NULL
-           AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)`,
-        [r.digest, deps.clock()],
-      );
-      deleted.push({ image_digest: r.digest, resource: r.name, reports_marked: rowCount ?? 0 });
+      const rowCount = await markOperatorReportsDeleted(deps.pool, r.digest, deps.clock());
+      deleted.push({ image_digest: r.digest, resource: r.name, reports_marked: rowCount });
       deps.logger.info({ image_digest: r.digest, resource: r.name, reports_marked: rowCount }, "trivy-operator report deleted");
     }
     return { verb: "delete", deleted };
@@ -114,16 +111,9 @@ function groupOf(r: { resource: Record<string, unknown> }): Received["group"] {
 
 /** The resources of the digest's most recently received operator report (deleted or not: see the file comment). */
 async function latestStoredResources(pool: Pool, digest: string): Promise<Array<{ resource: Record<string, unknown>; report: DecodedReport }>> {
-  const { rows } = await pool.query<{ gzip_bytes: Buffer }>(
-    `SELECT raw.gzip_bytes FROM scan_reports r
-       JOIN scan_report_images i ON i.report_id = r.id
-       JOIN scan_report_raw raw ON raw.report_id = r.id
-     WHERE i.image_digest = $1 AND r.format = 'trivy-operator'
-     ORDER BY r.received_at DESC LIMIT 1`,
-    [digest],
-  );
-  if (!rows[0]) return [];
-  const { resources } = unwrapOperatorPayload(JSON.parse(gunzipSync(rows[0].gzip_bytes).toString("utf8")));
+  const gzipBytes = await findLatestOperatorRawReport(pool, digest);
+  if (!gzipBytes) return [];
+  const { resources } = unwrapOperatorPayload(JSON.parse(gunzipSync(gzipBytes).toString("utf8")));
   const found = [];
   for (const resource of resources) {
     try {
@@ -143,21 +133,7 @@ let queue: Promise<unknown> = Promise.resolve();
  * at a time, so the lock's connection is held by one request at most and cannot starve the pool.
  */
 function withDigestLock<T>(pool: Pool, digest: string, work: () => Promise<T>): Promise<T> {
-  const run = queue.then(() => lockedWork(pool, digest, work));
+  const run = queue.then(() => withSessionAdvisoryLock(pool, OPERATOR_LOCK_CLASS, digest, work));
   queue = run.catch(() => undefined);
   return run;
-}
-
-async function lockedWork<T>(pool: Pool, digest: string, work: () => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [OPERATOR_LOCK_CLASS, digest]);
-    try {
-      return await work();
-    } finally {
-      await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [OPERATOR_LOCK_CLASS, digest]);
-    }
-  } finally {
-    client.release();
-  }
 }

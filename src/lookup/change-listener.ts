@@ -1,16 +1,18 @@
 import crypto from "node:crypto";
 import { Client } from "pg";
 import type { Logger } from "pino";
-import { POLICY_CHANNEL, VERDICT_CHANNEL } from "../db/queryable";
+import {
+  acknowledgeBarrier,
+  LISTENER_APPLICATION_NAME,
+  listenForChanges,
+  POLICY_CHANNEL,
+  sendBarrier,
+  SYNC_ACK_CHANNEL,
+  SYNC_CHANNEL,
+  VERDICT_CHANNEL,
+} from "../db/change-channels";
 import type { PolicyCache } from "../policy/policy-cache";
 import type { VerdictCache } from "./verdict-cache";
-
-/** A barrier: "every replica, acknowledge once you have applied everything committed before this". */
-const SYNC_CHANNEL = "scan_registry_sync";
-/** Acknowledgements of barriers: `<barrier id>:<listener backend pid>`. */
-const SYNC_ACK_CHANNEL = "scan_registry_sync_ack";
-/** application_name of a listener session once it is LISTENing (set only after LISTEN, so a barrier can count it). */
-const LISTENER_APPLICATION_NAME = "scan-registry-listener";
 
 /** What a writer needs to make its change visible on every replica before it answers. */
 export interface ChangePropagation {
@@ -87,15 +89,10 @@ export class ChangeListener implements ChangePropagation {
     });
     try {
       // One statement: the barrier commits at its end, and the listener sessions are those listening at that time.
-      const { rows } = await this.serially(() =>
-        client.query<{ pids: number[] }>(
-          `SELECT pg_notify($1, $2), array(SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $3) AS pids`,
-          [SYNC_CHANNEL, id, LISTENER_APPLICATION_NAME],
-        ),
-      );
+      const pids = await this.serially(() => sendBarrier(client, id));
       const barrier = this.barriers.get(id);
       if (barrier) {
-        barrier.expected = new Set(rows[0]?.pids ?? []);
+        barrier.expected = new Set(pids);
         this.settle(id, barrier);
       }
       const complete = await done;
@@ -134,7 +131,7 @@ export class ChangeListener implements ChangePropagation {
       else this.verdicts.invalidate(payload.split(","));
     } else if (channel === SYNC_CHANNEL && payload) {
       // Everything committed before the barrier has been applied above (delivery is in commit order).
-      this.serially(() => client.query("SELECT pg_notify($1, $2)", [SYNC_ACK_CHANNEL, `${payload}:${this.backendPid}`])).catch(() => undefined);
+      this.serially(() => acknowledgeBarrier(client, payload, this.backendPid)).catch(() => undefined);
     } else if (channel === SYNC_ACK_CHANNEL && payload) {
       const colon = payload.lastIndexOf(":");
       const barrier = this.barriers.get(payload.slice(0, colon));
@@ -166,17 +163,13 @@ export class ChangeListener implements ChangePropagation {
     client.on("end", () => onLost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${VERDICT_CHANNEL}`);
-      await client.query(`LISTEN ${POLICY_CHANNEL}`);
-      await client.query(`LISTEN ${SYNC_CHANNEL}`);
-      await client.query(`LISTEN ${SYNC_ACK_CHANNEL}`);
-      const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid, set_config('application_name', $1, false)", [LISTENER_APPLICATION_NAME]);
+      const pid = await listenForChanges(client);
       if (this.stopped) {
         // stop() ran while this connection was being set up: it must not be kept (it would hold the process open).
         await client.end().catch(() => undefined);
         return;
       }
-      this.backendPid = rows[0]!.pid;
+      this.backendPid = pid;
       this.client = client;
       this.connected = true;
       this.verdicts.enabled = true;

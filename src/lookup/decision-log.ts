@@ -1,22 +1,11 @@
 import type { Pool } from "pg";
 import type { Logger } from "pino";
+import { insertDecisions, pruneDecisions, type AdmissionDecisionRecord } from "../db/decision-repository";
 import { publishLookupAnswered } from "../observability/events";
 
-export interface AdmissionDecisionRecord {
-  decidedAt: Date;
-  imageDigest: string | null;
-  imageRef: string | null;
-  namespace: string | null;
-  isCompliant: boolean;
-  status: string;
-  reason: string | null;
-  policyVersion: number | null;
-  tokenId: string | null;
-  tokenName: string | null;
-}
+export type { AdmissionDecisionRecord } from "../db/decision-repository";
 
 const MAX_QUEUE = 100_000;
-const MAX_TEXT = 1024;
 
 /**
  * The admission decision log, written off the request path: lookups push to an in-memory queue that is flushed
@@ -72,27 +61,7 @@ export class DecisionLog {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 5000);
       try {
-        // Free text comes from the request (?namespace=, ?image=): PostgreSQL text cannot hold U+0000, and one such
-        // row would fail this batch on every retry, so the log would stop recording.
-        const cut = (s: string | null) => (s === null ? null : s.slice(0, MAX_TEXT).replace(/\u0000/g, "\uFFFD"));
-        await this.pool.query(
-          `INSERT INTO admission_decisions (decided_at, image_digest, image_ref, namespace, is_compliant, status, reason,
-             policy_version, token_id, token_name)
-           SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[],
-             $7::text[], $8::integer[], $9::uuid[], $10::text[])`,
-          [
-            batch.map((d) => d.decidedAt),
-            batch.map((d) => d.imageDigest),
-            batch.map((d) => cut(d.imageRef)),
-            batch.map((d) => cut(d.namespace)),
-            batch.map((d) => d.isCompliant),
-            batch.map((d) => d.status),
-            batch.map((d) => cut(d.reason)),
-            batch.map((d) => d.policyVersion),
-            batch.map((d) => d.tokenId),
-            batch.map((d) => cut(d.tokenName)),
-          ],
-        );
+        await insertDecisions(this.pool, batch);
       } catch (error) {
         // Put the batch back (bounded) and retry on the next tick.
         this.queue = batch.concat(this.queue).slice(-MAX_QUEUE);
@@ -104,10 +73,6 @@ export class DecisionLog {
 
   /** Deletes decisions older than the retention; returns how many. */
   async prune(retentionDays: number, now: Date): Promise<number> {
-    const { rowCount } = await this.pool.query("DELETE FROM admission_decisions WHERE decided_at < $1::timestamptz - make_interval(days => $2)", [
-      now,
-      retentionDays,
-    ]);
-    return rowCount ?? 0;
+    return pruneDecisions(this.pool, retentionDays, now);
   }
 }

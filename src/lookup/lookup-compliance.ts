@@ -1,12 +1,13 @@
 import type { Pool } from "pg";
 import { findImageScan, type ImageScanRow } from "../db/image-scan-repository";
+import { loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
 import { inTransaction, tryLockPolicyShared } from "../db/queryable";
+import { findLatestDigestForTag } from "../db/report-repository";
 import { badRequest } from "../domain/errors";
 import { evaluateCompliance, summaryReason } from "../domain/evaluate-compliance";
 import { formatImageReference, isDigest, parseImageReference } from "../domain/image-reference";
 import type { PolicyVersion } from "../domain/policy";
 import type { Reason, Verdict } from "../domain/verdict";
-import { loadActivePolicy, loadExceptionsInForce } from "../policy/policy-repository";
 import type { PolicyCache } from "../policy/policy-cache";
 import { evaluateImages, reevaluateImages } from "../policy/reevaluate";
 import type { TransactionHooks } from "../policy/transaction-hooks";
@@ -132,13 +133,8 @@ export class ComplianceLookup {
   }
 
   private async resolveTag(registry: string, path: string, repository: string, tag: string): Promise<{ digest: string | null; failure?: string }> {
-    const { rows } = await this.deps.pool.query<{ image_digest: string }>(
-      `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
-       WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
-       ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT 1`,
-      [repository, tag],
-    );
-    if (rows[0]) return { digest: rows[0].image_digest };
+    const stored = await findLatestDigestForTag(this.deps.pool, repository, tag);
+    if (stored) return { digest: stored };
     for (const resolver of this.deps.tagResolvers ?? []) {
       // A resolver that cannot answer (ECR down, throttled) must not turn an admission lookup into a 5xx.
       const digest = await resolver({ registry, path, repository, tag }).catch((error: Error) => ({ failure: error.message }));

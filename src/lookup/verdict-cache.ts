@@ -1,3 +1,5 @@
+import type { ComplianceStatus, Reason } from "../domain/verdict";
+
 /** A compliance answer ready to send: the object and its serialised JSON. */
 export interface CachedAnswer {
   answer: ComplianceAnswer;
@@ -8,12 +10,16 @@ export interface CachedAnswer {
   loadedAt: number;
 }
 
+/**
+ * A compliance lookup's answer, as the API sends it (src/http/schemas.ts's complianceAnswerSchema describes it and is
+ * checked against this type) and the CLI reads it: the one definition of this row.
+ */
 export interface ComplianceAnswer {
   image_digest: string | null;
   is_compliant: boolean;
-  status: "compliant" | "non_compliant" | "not_scanned" | "stale";
+  status: ComplianceStatus;
   reason: string;
-  reasons: unknown[];
+  reasons: Reason[];
   repository: string | null;
   scanned_at: string | null;
   evaluated_at: string;

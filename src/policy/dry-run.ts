@@ -1,8 +1,8 @@
 import type { Pool } from "pg";
-import { inTransaction } from "../db/queryable";
+import { loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
+import { inReadOnlySnapshot } from "../db/queryable";
 import type { PolicyRules } from "../domain/policy";
 import type { ComplianceStatus, Reason } from "../domain/verdict";
-import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
 import { evaluateImages } from "./reevaluate";
 
 export interface VerdictChange {
@@ -36,8 +36,7 @@ export async function dryRunPolicy(
   candidate: PolicyRules,
   maxChanges = MAX_DRY_RUN_CHANGES,
 ): Promise<DryRunResult> {
-  return inTransaction(pool, async (tx) => {
-    await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  return inReadOnlySnapshot(pool, async (tx) => {
     const now = clock();
     const active = await loadActivePolicy(tx);
     const exceptions = await loadExceptionsInForce(tx, now);

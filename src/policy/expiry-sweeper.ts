@@ -1,5 +1,6 @@
 import type { Pool } from "pg";
 import type { Logger } from "pino";
+import { hasExpiredVerdicts } from "../db/image-scan-repository";
 import { inTransaction, lockPolicyShared } from "../db/queryable";
 import { reevaluateCounting } from "./policy-service";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
@@ -42,8 +43,7 @@ export class ExpirySweeper {
 
   private async run(): Promise<number> {
     const now = this.clock();
-    const due = await this.pool.query("SELECT 1 FROM image_scans WHERE valid_until <= $1 LIMIT 1", [now]);
-    if (due.rowCount === 0) return 0;
+    if (!(await hasExpiredVerdicts(this.pool, now))) return 0;
     const outcome = await inTransaction(this.pool, async (tx) => {
       await lockPolicyShared(tx);
       return reevaluateCounting(tx, { expiredAt: now }, now, { hooks: this.hooks, cause: "expiry" });

@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
 import type { PolicyVersion } from "../domain/policy";
-import { loadActivePolicy } from "./policy-repository";
+import { loadActivePolicy } from "../db/policy-repository";
 
 /** The policy in force, read once and kept until a policy change is notified (or 30 s pass, if one was lost). */
 export class PolicyCache {

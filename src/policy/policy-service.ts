@@ -1,7 +1,8 @@
 import type { Pool, PoolClient } from "pg";
-import { inTransaction, lockPolicyExclusively, POLICY_CHANNEL, type Queryable } from "../db/queryable";
-import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
-import { loadActivePolicy, loadExceptionsInForce } from "./policy-repository";
+import { notifyPolicyChanged } from "../db/change-channels";
+import { insertPolicyVersion, listPolicyVersions, loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
+import { inTransaction, lockPolicyExclusively } from "../db/queryable";
+import type { PolicyRules, PolicyVersion } from "../domain/policy";
 import { propagatePolicyChange, type VerdictCaches } from "./propagate-change";
 import { reevaluateImages, type ReevaluationHooks, type ReevaluationScope } from "./reevaluate";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
@@ -25,11 +26,6 @@ export interface PolicyUseCaseDependencies extends VerdictCaches {
   pool: Pool;
   clock: () => Date;
   transactionHooks?: TransactionHooks | undefined;
-}
-
-/** Tells every replica (LISTEN in ChangeListener) to drop its cached policy and verdicts; delivered at commit. */
-export async function notifyPolicyChanged(tx: Queryable, payload: string): Promise<void> {
-  await tx.query("SELECT pg_notify($1, $2)", [POLICY_CHANNEL, payload]);
 }
 
 /**
@@ -60,12 +56,8 @@ export class PolicyService {
   }
 
   /** Every version, newest first. */
-  async versions(): Promise<PolicyVersion[]> {
-    const { rows } = await this.deps.pool.query<{ version: number; rules: unknown; created_at: Date; created_by: string | null }>(
-      "SELECT version, rules, created_at, created_by FROM policy_versions ORDER BY version DESC",
-    );
-    // Parsed like the active policy, so a version stored before a rule existed shows that rule's default.
-    return rows.map((r) => ({ version: r.version, rules: policyRulesSchema.parse(r.rules), createdAt: r.created_at, createdBy: r.created_by }));
+  versions(): Promise<PolicyVersion[]> {
+    return listPolicyVersions(this.deps.pool);
   }
 
   /** Stores `rules` (already validated, defaults applied) as the next version and re-evaluates every image under it. */
@@ -73,17 +65,11 @@ export class PolicyService {
     const result = await inTransaction(this.deps.pool, async (tx) => {
       await lockPolicyExclusively(tx);
       const now = this.deps.clock();
-      const { rows } = await tx.query<{ version: number; created_at: Date }>(
-        `INSERT INTO policy_versions (version, rules, created_at, created_by)
-         SELECT COALESCE(max(version), 0) + 1, $1::jsonb, $2, $3 FROM policy_versions
-         RETURNING version, created_at`,
-        [JSON.stringify(rules), now, createdBy],
-      );
-      const stored = rows[0]!;
+      const stored = await insertPolicyVersion(tx, rules, now, createdBy);
       const outcome = await reevaluateCounting(tx, { all: true }, now, { hooks: this.hooks, cause: "policy" });
       await this.hooks.policyChanged(tx, { kind: "policy_set", version: stored.version, createdBy }, now);
       await notifyPolicyChanged(tx, String(stored.version));
-      return { policy: { version: stored.version, rules, createdAt: stored.created_at, createdBy }, ...outcome };
+      return { policy: stored, ...outcome };
     });
     await propagatePolicyChange(this.deps);
     return result;

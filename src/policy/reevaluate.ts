@@ -1,5 +1,6 @@
+import { notifyVerdictsChanged } from "../db/change-channels";
+import { selectEvaluationBatch, updateVerdictBatch, type ImageScanScope } from "../db/image-scan-repository";
 import type { Queryable } from "../db/queryable";
-import { notifyVerdictsChanged } from "../db/queryable";
 import { evaluateCompliance } from "../domain/evaluate-compliance";
 import { parseEvaluationInput } from "../domain/evaluation-input";
 import type { PolicyExceptionRule } from "../domain/exception";
@@ -9,7 +10,7 @@ import { publishReevaluation } from "../observability/events";
 import type { TransactionHooks, VerdictCause } from "./transaction-hooks";
 
 /** Which images to re-evaluate: all, a list of digests, or those whose verdict has run out (valid_until passed). */
-export type ReevaluationScope = { all: true } | { digests: readonly string[] } | { expiredAt: Date };
+export type ReevaluationScope = ImageScanScope;
 
 export interface ReevaluationResult {
   evaluated: number;
@@ -40,31 +41,7 @@ export async function evaluateImages(
   now: Date,
   visit: (batch: EvaluatedImage[]) => Promise<void>,
 ): Promise<number> {
-  const filter =
-    "digests" in scope
-      ? "AND s.image_digest = ANY($3::text[])"
-      : "expiredAt" in scope
-        ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3"
-        : "";
-  const select = (after: string) => {
-    const params: unknown[] = [after, BATCH];
-    if ("digests" in scope) params.push(scope.digests);
-    else if ("expiredAt" in scope) params.push(scope.expiredAt);
-    return q.query<{
-      image_digest: string;
-      repository: string | null;
-      scanned_at: Date | null;
-      is_compliant: boolean;
-      status: Verdict["status"];
-      evaluation_input: unknown;
-    }>(
-      `SELECT s.image_digest, s.repository, s.scanned_at, s.is_compliant, s.status, r.evaluation_input
-       FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
-       WHERE s.image_digest > $1 ${filter}
-       ORDER BY s.image_digest LIMIT $2`,
-      params,
-    );
-  };
+  const select = (after: string) => selectEvaluationBatch(q, scope, after, BATCH);
   let total = 0;
   // Pipelined: the next batch's SELECT is sent before this batch's visit (the UPDATE), so PostgreSQL writes batch N
   // while this process evaluates batch N+1. The batches are disjoint key ranges, so the order is still correct.
@@ -137,30 +114,7 @@ export async function reevaluateImages(
   const changed: string[] = [];
   let verdictsChanged = 0;
   const evaluated = await evaluateImages(q, scope, policy, exceptions, now, async (batch) => {
-    const { rows } = await q.query<{ image_digest: string }>(
-      `UPDATE image_scans AS s SET
-         is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $6,
-         evaluated_at = $7, valid_until = u.valid_until
-       FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[])
-         AS u(image_digest, is_compliant, status, reasons, valid_until)
-       WHERE s.image_digest = u.image_digest
-         -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
-         -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
-         AND s.image_digest BETWEEN $8 AND $9
-       RETURNING s.image_digest`,
-      [
-        batch.map((b) => b.imageDigest),
-        batch.map((b) => b.verdict.isCompliant),
-        batch.map((b) => b.verdict.status),
-        batch.map((b) => JSON.stringify(b.verdict.reasons)),
-        batch.map((b) => b.verdict.validUntil),
-        policy.version,
-        now,
-        batch[0]!.imageDigest,
-        batch[batch.length - 1]!.imageDigest,
-      ],
-    );
-    const updated = new Set(rows.map((r) => r.image_digest));
+    const updated = new Set(await updateVerdictBatch(q, batch, policy.version, now));
     const written: EvaluatedImage[] = [];
     for (const b of batch) {
       if (!updated.has(b.imageDigest)) continue;

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { isDigest } from "../../domain/image-reference";
+import type { ComplianceAnswer } from "../../lookup/verdict-cache";
 import { callApi, clientOptions, CliError, EXIT, output, withConnectionOptions } from "../client";
 
 /** A reason as the API gives it (src/domain/verdict.ts); its message names the IDs that caused it. */
@@ -8,17 +9,6 @@ export interface ReasonAnswer {
   message: string;
 }
 
-interface ComplianceAnswer {
-  image_digest: string | null;
-  is_compliant: boolean;
-  status: string;
-  reason: string;
-  reasons: ReasonAnswer[];
-  repository: string | null;
-  scanned_at: string | null;
-  evaluated_at: string;
-  policy_version: number;
-}
 
 /** One line per image: a mark, the status, then who; reasons indented below. */
 export function verdictLines(image: { is_compliant: boolean; status: string; reasons: ReasonAnswer[] }, who: string): string[] {

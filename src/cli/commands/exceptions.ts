@@ -1,21 +1,10 @@
 import type { Command } from "commander";
+import type { z } from "zod";
+import type { exceptionChangeResponseSchema, exceptionResponseSchema } from "../../http/policy-schemas";
 import { callApi, clientOptions, CliError, expiryFromDuration, output, table, withConnectionOptions } from "../client";
 
-interface ExceptionAnswer {
-  id: string;
-  vulnerability_id: string;
-  repository: string | null;
-  image_digest: string | null;
-  reason: string;
-  created_by: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  revoked_by: string | null;
-  state: string;
-  reevaluated?: number;
-  changed?: number;
-}
+/** An exception as the API answers it: the type of the API's response schema, so the two cannot drift. */
+type ExceptionAnswer = z.infer<typeof exceptionResponseSchema> & Partial<Pick<z.infer<typeof exceptionChangeResponseSchema>, "reevaluated" | "changed">>;
 
 type ConnectionFlags = { url?: string; token?: string; json?: boolean };
 

@@ -1,5 +1,4 @@
 import { Router } from "express";
-import { listDecisions } from "../../lookup/decision-query";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { decisionsQuerySchema } from "../policy-schemas";
@@ -13,7 +12,7 @@ export function decisionsRouter(deps: AppDependencies): Router {
 
   router.get("/v1/decisions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
     const query = parseOr422(decisionsQuerySchema, req.query, "query");
-    const page = await listDecisions(deps.pool, {
+    const page = await deps.reading.decisions({
       imageDigest: query.image_digest,
       isCompliant: query.is_compliant,
       namespace: query.namespace,

@@ -1,7 +1,6 @@
 import { Router } from "express";
-import { findImageScan } from "../../db/image-scan-repository";
-import { listCurrentFindings, listImageScans } from "../../db/reading-repository";
-import { badRequest, notFound } from "../../domain/errors";
+import type { ImageScanRow } from "../../db/image-scan-repository";
+import { badRequest } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
@@ -12,7 +11,7 @@ import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../
 import { findingsPageSchema, imageDetailResponseSchema, imageListResponseSchema } from "../reading-response-schemas";
 import { digestSchema } from "../schemas";
 
-export function imageRow(row: NonNullable<Awaited<ReturnType<typeof findImageScan>>>) {
+export function imageRow(row: ImageScanRow) {
   return {
     image_digest: row.image_digest,
     repository: row.repository,
@@ -46,7 +45,7 @@ export function imagesRouter(deps: AppDependencies): Router {
   router.get("/v1/images", canRead, async (req, res) => {
     const query = parseOr400(listImagesQuerySchema, req.query, "query");
     if (query.cursor !== undefined && !isDigest(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
-    const page = await listImageScans(deps.pool, {
+    const page = await deps.reading.listImages({
       status: query.status,
       repository: query.repository,
       search: query.q,
@@ -61,10 +60,9 @@ export function imagesRouter(deps: AppDependencies): Router {
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
     const query = parseOr400(listFindingsQuerySchema, req.query, "query");
     if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
-    const row = await findImageScan(deps.pool, digest);
-    if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
+    const row = await deps.reading.image(digest);
     const severities = query.severity === undefined ? undefined : Array.isArray(query.severity) ? query.severity : [query.severity];
-    const items = await listCurrentFindings(deps.pool, digest, {
+    const items = await deps.reading.imageFindings(digest, {
       severities,
       kind: query.kind,
       fixable: query.fixable,
@@ -82,14 +80,9 @@ export function imagesRouter(deps: AppDependencies): Router {
   router.get("/v1/images/:digest", canRead, async (req, res) => {
     const digest = String(req.params.digest);
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
-    const row = await findImageScan(deps.pool, digest);
-    if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
-    const { rows: reports } = await deps.pool.query(
-      `SELECT r.id, r.scanned_at, r.received_at, r.format, r.scanner, r.scanner_version, r.source, r.finding_count, r.deleted_at
-       FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id WHERE i.image_digest = $1
-       ORDER BY r.scanned_at DESC LIMIT 50`,
-      [digest],
-    );
+    const row = await deps.reading.image(digest);
+    // The API's history leaves out uploaded_by (the dashboard shows it to signed-in people).
+    const reports = (await deps.reading.imageReports(digest)).map(({ uploaded_by: _by, ...report }) => report);
     res.json({ ...imageRow(row), reports });
   });
 

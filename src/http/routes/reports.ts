@@ -1,6 +1,4 @@
 import { Router, type Request, type Response } from "express";
-import { findRawReport } from "../../db/report-repository";
-import { notFound } from "../../domain/errors";
 import { decodeReport } from "../../formats";
 import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
 import { RawCapture } from "../../ingest/raw-capture";
@@ -56,15 +54,7 @@ export function reportsRouter(deps: AppDependencies): Router {
 
   router.get("/v1/reports/:id", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
     const { id } = parseOr400(reportIdSchema, req.params, "path");
-    const report = await deps.prisma.scanReport.findUnique({
-      where: { id },
-      include: { images: { select: { imageDigest: true, repository: true, tags: true } } },
-    });
-    if (!report) throw notFound("report_not_found", `No report ${id}.`);
-    const { rows } = await deps.pool.query<{ severity: string; kind: string; n: string }>(
-      "SELECT kind, severity, count(*) AS n FROM findings WHERE report_id = $1 GROUP BY kind, severity",
-      [id],
-    );
+    const { report, findings } = await deps.reading.report(id);
     res.json({
       id: report.id,
       received_at: report.receivedAt,
@@ -83,16 +73,14 @@ export function reportsRouter(deps: AppDependencies): Router {
       finding_count: report.findingCount,
       deleted_at: report.deletedAt,
       images: report.images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })),
-      findings_by_kind_and_severity: rows.map((r) => ({ kind: r.kind, severity: r.severity, count: Number(r.n) })),
+      findings_by_kind_and_severity: findings,
       raw_url: `/v1/reports/${report.id}/raw`,
     });
   });
 
   router.get("/v1/reports/:id/raw", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
     const { id } = parseOr400(reportIdSchema, req.params, "path");
-    const gz = await findRawReport(deps.pool, id);
-    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
-    await sendRawReport(req, res, id, gz);
+    await sendRawReport(req, res, id, await deps.reading.rawReport(id));
   });
 
   return router;

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from "express";
-import { findImageScan, type ImageScanRow } from "../../db/image-scan-repository";
-import { findRawReport } from "../../db/report-repository";
+import type { ImageScanRow } from "../../db/image-scan-repository";
+import { FINDING_SORTS, type FindingSort } from "../../db/finding-repository";
 import { sendRawReport } from "../../http/send-raw-report";
 import { notFound } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
@@ -8,14 +8,6 @@ import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
 import { parseGrantForm, type FormFields } from "../forms";
 import { grantAll } from "../grant-exceptions";
 import { href, html } from "../html";
-import {
-  FINDING_SORTS,
-  listImageDecisions,
-  listImageFindings,
-  listImageReports,
-  unexceptedVulnerabilityIds,
-  type FindingSort,
-} from "../queries/image-queries";
 import { requireUiScope, verifyCsrf } from "../session/middleware";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
 import { notice } from "../views/components";
@@ -41,9 +33,7 @@ function parseFindingQuery(req: Request): FindingQuery {
 
 async function loadImage(ui: UiContext, digest: string): Promise<ImageScanRow> {
   if (!isDigest(digest)) throw notFound("image_not_found", "That is not an image digest (sha256: followed by 64 hex digits).");
-  const image = await findImageScan(ui.deps.pool, digest);
-  if (!image) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
-  return image;
+  return ui.deps.reading.image(digest);
 }
 
 /** An image: verdict and reasons, findings, report history, admission decisions; grant exceptions from here. */
@@ -52,19 +42,19 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     const digest = String(req.params.digest);
     const image = await loadImage(ui, digest);
     const fq = parseFindingQuery(req);
-    const q = ui.deps.pool;
+    const reading = ui.deps.reading;
     const [findings, reports, decisions, choices, exceptions] = await Promise.all([
-      listImageFindings(q, digest, {
-        severity: fq.severity,
+      reading.imageFindingsPage(digest, {
+        severities: fq.severity ? [fq.severity] : undefined,
         kind: fq.kind,
         fixable: fq.fixable === undefined ? undefined : fq.fixable === "yes",
         sort: fq.sort,
         offset: (fq.page - 1) * FINDINGS_PAGE,
         limit: FINDINGS_PAGE,
       }),
-      listImageReports(q, digest),
-      listImageDecisions(q, digest),
-      unexceptedVulnerabilityIds(q, digest),
+      reading.imageReports(digest),
+      reading.latestImageDecisions(digest),
+      reading.unexceptedVulnerabilityIds(digest),
       ui.exceptions.list({ state: "active", imageDigest: digest }),
     ]);
     const grant = queryValue(req, "grant");
@@ -116,8 +106,6 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
   router.get("/ui/reports/:id/raw", async (req, res) => {
     const id = String(req.params.id);
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw notFound("report_not_found", "No such report.");
-    const gz = await findRawReport(ui.deps.pool, id);
-    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
-    await sendRawReport(req, res, id, gz);
+    await sendRawReport(req, res, id, await ui.deps.reading.rawReport(id));
   });
 }

@@ -1,8 +1,6 @@
 import type { Router } from "express";
-import { listImageScans } from "../../db/reading-repository";
 import { STATUSES } from "../../domain/verdict";
 import { href, html } from "../html";
-import { listRepositories } from "../queries/image-queries";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
 import { pager, severityBar, statusBadge, statusLabel } from "../views/components";
 import { shortDigest, time } from "../views/format";
@@ -20,8 +18,8 @@ export function registerImages(router: Router, ui: UiContext): void {
     const afterParam = queryValue(req, "after");
     const after = afterParam && /^sha256:[0-9a-f]{0,64}$/.test(afterParam) ? afterParam : undefined;
     const [page, repositories] = await Promise.all([
-      listImageScans(ui.deps.pool, { status, repository, search, limit: PAGE_SIZE, after }),
-      listRepositories(ui.deps.pool),
+      ui.deps.reading.listImages({ status, repository, search, limit: PAGE_SIZE, after }),
+      ui.deps.reading.repositories(),
     ]);
     const filters = { status, repository, q: search };
     const content = html`

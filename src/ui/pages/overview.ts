@@ -1,27 +1,22 @@
 import type { Router } from "express";
 import { html } from "../html";
-import { countImagesByStatus, decisionsPerDay, exceptionsExpiringBetween, nonCompliantByRepository, sumFindingsBySeverity } from "../queries/overview-queries";
 import { sendPage, viewContext, type UiContext } from "../ui-context";
 import { dailyDecisionsChart, horizontalBarChart } from "../views/charts";
 import { shortDigest, time } from "../views/format";
 import { layout } from "../views/layout";
 import { href } from "../html";
 
-const DAY_MS = 86_400_000;
 const DECISION_DAYS = 14;
 
 /** The overview: what is blocked, how much is wrong, what admission did lately, which exceptions end soon. */
 export function registerOverview(router: Router, ui: UiContext): void {
   router.get("/ui/", async (req, res) => {
     const now = ui.deps.clock();
-    const q = ui.deps.pool;
-    const [counts, severities, repositories, days, expiring] = await Promise.all([
-      countImagesByStatus(q, new Date(now.getTime() - DECISION_DAYS * DAY_MS)),
-      sumFindingsBySeverity(q),
-      nonCompliantByRepository(q, 10),
-      decisionsPerDay(q, now, DECISION_DAYS),
-      exceptionsExpiringBetween(q, now, new Date(now.getTime() + 7 * DAY_MS)),
-    ]);
+    const { counts, severities, repositories, days, expiring } = await ui.deps.reading.overview(now, {
+      decisionDays: DECISION_DAYS,
+      expiringDays: 7,
+      repositories: 10,
+    });
     const card = (status: string, label: string, value: number, hint: string) =>
       html`<a class="stat stat-${status}" href="${href("/ui/images", { status })}">
         <span class="stat-value">${value.toLocaleString("en-US")}</span>

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { Principal, Scope } from "../../auth/scopes";
 import { hashToken } from "../../auth/token-service";
 import type { Queryable } from "../../db/queryable";
+import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession } from "../../db/session-repository";
 
 /** A signed-in browser: who (the token's current name and scopes) and the CSRF token its forms must carry. */
 export interface UiSession {
@@ -30,38 +31,26 @@ export class UiSessionStore {
     const id = crypto.randomBytes(32).toString("base64url");
     const csrfToken = crypto.randomBytes(32).toString("base64url");
     // Expired rows are swept here, at sign-in, so the table stays bounded without another timer.
-    await this.db.query("DELETE FROM ui_sessions WHERE expires_at <= $1", [now]);
-    const { rows } = await this.db.query<{ expires_at: Date }>(
-      `INSERT INTO ui_sessions (id_hash, token_id, csrf_token, created_at, expires_at, user_agent)
-       SELECT $1, t.id, $3, $4, LEAST($4::timestamptz + make_interval(hours => $5::int), COALESCE(t.expires_at, 'infinity')), left($6, 200)
-       FROM api_tokens t WHERE t.id = $2
-       RETURNING expires_at`,
-      [hashToken(id), principal.id, csrfToken, now, SESSION_HOURS, userAgent ?? null],
-    );
-    if (!rows[0]) throw new Error("the token disappeared while signing in");
-    return { id, session: { principal, csrfToken, expiresAt: rows[0].expires_at } };
+    await deleteExpiredSessions(this.db, now);
+    const expiresAt = await insertSession(this.db, { idHash: hashToken(id), tokenId: principal.id, csrfToken, now, hours: SESSION_HOURS, userAgent: userAgent ?? null });
+    if (!expiresAt) throw new Error("the token disappeared while signing in");
+    return { id, session: { principal, csrfToken, expiresAt } };
   }
 
   /** The live session for a cookie value, or null when unknown, expired, or its token is revoked or expired. */
   async find(id: string): Promise<UiSession | null> {
     if (!/^[\w-]{20,100}$/.test(id)) return null;
     const now = this.clock();
-    const { rows } = await this.db.query<{ token_id: string; name: string; scopes: Scope[]; csrf_token: string; expires_at: Date }>(
-      `SELECT s.token_id, t.name, t.scopes, s.csrf_token, s.expires_at
-       FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id
-       WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
-      [hashToken(id), now],
-    );
-    const row = rows[0];
+    const row = await findLiveSession(this.db, hashToken(id), now);
     if (!row) return null;
     return {
-      principal: { kind: "token", id: row.token_id, name: row.name, scopes: new Set(row.scopes) },
+      principal: { kind: "token", id: row.token_id, name: row.name, scopes: new Set(row.scopes as Scope[]) },
       csrfToken: row.csrf_token,
       expiresAt: row.expires_at,
     };
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db.query("DELETE FROM ui_sessions WHERE id_hash = $1", [hashToken(id)]);
+    await deleteSession(this.db, hashToken(id));
   }
 }

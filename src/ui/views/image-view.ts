@@ -2,7 +2,9 @@ import type { ImageScanRow } from "../../db/image-scan-repository";
 import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
 import type { ExceptionRow } from "../../policy/exception-service";
 import { href, html, type SafeHtml } from "../html";
-import type { DecisionRow, FindingSort, ImageFinding, ReportHistoryRow } from "../queries/image-queries";
+import type { DecisionRow } from "../../db/decision-repository";
+import type { FindingRow, FindingSort } from "../../db/finding-repository";
+import type { ReportHistoryRow } from "../../db/report-repository";
 import { pager, reasonList, severityBadge, severityBar, statusBadge, type ViewContext } from "./components";
 import { exceptionGrantForm } from "./exception-form";
 import { number, time } from "./format";
@@ -17,7 +19,7 @@ export interface FindingQuery {
 
 export interface ImagePageData {
   image: ImageScanRow;
-  findings: ImageFinding[];
+  findings: FindingRow[];
   findingTotal: number;
   findingQuery: FindingQuery;
   pageSize: number;

@@ -1,0 +1,103 @@
+import type { Pool } from "pg";
+import { listDecisions, listLatestImageDecisions, type DecisionFilter } from "../db/decision-repository";
+import {
+  listCurrentFindings,
+  listCurrentFindingsPage,
+  listUnexceptedVulnerabilityIds,
+  type FindingFilter,
+  type FindingSort,
+} from "../db/finding-repository";
+import { findImageScan, listImageScans, listRepositories, type ImageScanFilter, type ImageScanRow } from "../db/image-scan-repository";
+import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
+import { listExceptionsExpiringBetween } from "../db/policy-repository";
+import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
+import { findVulnerabilityWithImages } from "../db/vulnerability-repository";
+import { notFound } from "../domain/errors";
+import type { PrismaClient } from "../generated/prisma/client";
+
+export interface ReadingDependencies {
+  pool: Pool;
+  prisma: PrismaClient;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * What the API's reading endpoints and the dashboard's pages read: the same functions, so their filters, row shapes
+ * and "not found" answers cannot drift (paging differs: the API pages by cursor, the dashboard by offset).
+ */
+export class ReadingService {
+  constructor(private readonly deps: ReadingDependencies) {}
+
+  listImages(filter: ImageScanFilter & { limit: number; after?: string | undefined }) {
+    return listImageScans(this.deps.pool, filter);
+  }
+
+  repositories() {
+    return listRepositories(this.deps.pool);
+  }
+
+  /** An image's current verdict and counts; not_found when no report names it. */
+  async image(digest: string): Promise<ImageScanRow> {
+    const row = await findImageScan(this.deps.pool, digest);
+    if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
+    return row;
+  }
+
+  imageReports(digest: string) {
+    return listImageReports(this.deps.pool, digest);
+  }
+
+  /** A cursor page of the image's current findings (the API). */
+  imageFindings(digest: string, filter: FindingFilter & { limit: number; afterId?: string | undefined }) {
+    return listCurrentFindings(this.deps.pool, digest, filter);
+  }
+
+  /** A sorted offset page of the image's current findings with the total (the dashboard). */
+  imageFindingsPage(digest: string, filter: FindingFilter & { sort: FindingSort; offset: number; limit: number }) {
+    return listCurrentFindingsPage(this.deps.pool, digest, filter);
+  }
+
+  unexceptedVulnerabilityIds(digest: string) {
+    return listUnexceptedVulnerabilityIds(this.deps.pool, digest);
+  }
+
+  latestImageDecisions(digest: string) {
+    return listLatestImageDecisions(this.deps.pool, digest);
+  }
+
+  decisions(filter: DecisionFilter) {
+    return listDecisions(this.deps.pool, filter);
+  }
+
+  vulnerability(id: string) {
+    return findVulnerabilityWithImages(this.deps.pool, id);
+  }
+
+  /** A stored report's metadata, images and finding counts; not_found when there is no such report. */
+  async report(id: string) {
+    const report = await findReportWithImages(this.deps.prisma, id);
+    if (!report) throw notFound("report_not_found", `No report ${id}.`);
+    return { report, findings: await countReportFindings(this.deps.pool, id) };
+  }
+
+  /** The report's bytes as uploaded, gzip-compressed; not_found when there is no such report. */
+  async rawReport(id: string): Promise<Buffer> {
+    const gz = await findRawReport(this.deps.pool, id);
+    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
+    return gz;
+  }
+
+  /** The dashboard overview's figures at `now`: verdict counts, severities, repositories, decisions, expiring exceptions. */
+  async overview(now: Date, o: { decisionDays: number; expiringDays: number; repositories: number }) {
+    const q = this.deps.pool;
+    const [counts, severities, repositories, days, expiring] = await Promise.all([
+      countImagesByStatus(q, new Date(now.getTime() - o.decisionDays * DAY_MS)),
+      sumFindingsBySeverity(q),
+      nonCompliantByRepository(q, o.repositories),
+      decisionsPerDay(q, now, o.decisionDays),
+      listExceptionsExpiringBetween(q, now, new Date(now.getTime() + o.expiringDays * DAY_MS)),
+    ]);
+    return { counts, severities, repositories, days, expiring };
+  }
+}
