@@ -47,6 +47,8 @@ export const environmentSchema = z.object({
   KUBERNETES_SERVICE_PORT: optionalText,
   RATE_LIMIT_INGEST_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(600),
   MAX_JSON_BODY_BYTES: byteSize.default(1024 * 1024),
+  MAX_INVENTORY_BYTES: byteSize.default(128 * 1024 * 1024),
+  MAX_INVENTORY_PODS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
 });
 
 export type Config = Readonly<{
@@ -75,8 +77,12 @@ export type Config = Readonly<{
   kubernetesAllowedUsers: string[];
   /** Uploads per minute per token on ingest endpoints; 0 = unlimited. */
   rateLimitIngestPerMinute: number;
-  /** Size limit for every JSON body except reports (which have MAX_REPORT_BYTES). */
+  /** Size limit for every JSON body except reports (which have MAX_REPORT_BYTES) and inventory snapshots. */
   maxJsonBodyBytes: number;
+  /** Size limit of an inventory snapshot (POST /v1/inventory), decoded bytes. */
+  maxInventoryBytes: number;
+  /** Most Pods one inventory snapshot may hold. */
+  maxInventoryPods: number;
 }>;
 
 export class ConfigError extends Error {
@@ -126,5 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kubernetesAllowedUsers: (e.KUBERNETES_ALLOWED_USERS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== ""),
     rateLimitIngestPerMinute: e.RATE_LIMIT_INGEST_PER_MINUTE,
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
+    maxInventoryBytes: e.MAX_INVENTORY_BYTES,
+    maxInventoryPods: e.MAX_INVENTORY_PODS,
   });
 }

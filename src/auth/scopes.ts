@@ -1,6 +1,6 @@
 import { z } from "zod";
 
-export const SCOPES = ["reports:write", "compliance:read", "policy:write", "admin"] as const;
+export const SCOPES = ["reports:write", "compliance:read", "policy:write", "inventory:write", "admin"] as const;
 export const scopeSchema = z.enum(SCOPES);
 export type Scope = z.infer<typeof scopeSchema>;
 

@@ -15,6 +15,7 @@ import { integrationsRouter } from "./routes/integrations";
 import { metricsRouter } from "./routes/metrics";
 import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
+import { runtimeRouter } from "./routes/runtime";
 import { tokensRouter } from "./routes/tokens";
 import { vulnerabilitiesRouter } from "./routes/vulnerabilities";
 import { observeRequests } from "../observability/request-logging";
@@ -57,6 +58,7 @@ export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []
   app.use(exceptionsRouter(deps));
   app.use(decisionsRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
+  app.use(runtimeRouter(deps));
   for (const router of siblings) app.use(router);
 
   app.use((req: Request, res: Response) => {

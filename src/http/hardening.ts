@@ -18,9 +18,12 @@ function isIngestRequest(req: Request): boolean {
   return req.method === "POST" && (req.path === "/v1/reports" || req.path.startsWith("/v1/integrations/"));
 }
 
-/** Endpoints whose body is a report: their limit is MAX_REPORT_BYTES, enforced while streaming by readBody. */
+/**
+ * Endpoints whose body is a report (limit MAX_REPORT_BYTES) or an inventory snapshot (MAX_INVENTORY_BYTES): their
+ * own limit is enforced while streaming by readBody.
+ */
 function takesReports(req: Request): boolean {
-  return req.method === "POST" && (req.path === "/v1/reports" || req.path === "/v1/integrations/trivy-operator");
+  return req.method === "POST" && (req.path === "/v1/reports" || req.path === "/v1/integrations/trivy-operator" || req.path === "/v1/inventory");
 }
 
 // MAX_JSON_BODY_BYTES for a request to a route that does not take reports, for readBody to hold a chunked body to.

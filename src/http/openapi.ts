@@ -12,6 +12,7 @@ import { registerOpenApi as integrations } from "./routes/integrations";
 import { registerOpenApi as metrics } from "./routes/metrics";
 import { registerOpenApi as policy } from "./routes/policy";
 import { registerOpenApi as reports } from "./routes/reports";
+import { registerOpenApi as runtime } from "./routes/runtime";
 import { registerOpenApi as tokens } from "./routes/tokens";
 import { registerOpenApi as vulnerabilities } from "./routes/vulnerabilities";
 
@@ -32,6 +33,7 @@ const REGISTRARS: RegisterOpenApi[] = [
   exceptions,
   tokens,
   integrations,
+  runtime,
 ];
 
 function packageVersion(): string {
@@ -48,7 +50,7 @@ manage the compliance policy and exceptions, and ask "may this image digest run?
 
 Every request carries \`Authorization: Bearer <token>\` except /healthz, /readyz, /openapi.json and /docs (and the
 lookups when LOOKUP_AUTH=none, /metrics when METRICS_AUTH=none). Scopes: \`reports:write\`, \`compliance:read\`,
-\`policy:write\`, \`admin\` (all of them); each operation names its scope in \`x-required-scope\`.
+\`policy:write\`, \`inventory:write\`, \`admin\` (all of them); each operation names its scope in \`x-required-scope\`.
 Errors are RFC 9457 \`application/problem+json\` with a stable \`code\`.`;
 
 /** Generates the OpenAPI 3.1 document from the routers' zod schemas. */
@@ -71,6 +73,7 @@ export function buildOpenApiDocument(registrars: readonly RegisterOpenApi[] = RE
       { name: "Policy", description: "The compliance policy and its exceptions" },
       { name: "Access", description: "API tokens" },
       { name: "Integrations", description: "Amazon ECR and Trivy Operator" },
+      { name: "Runtime", description: "What runs where: inventory snapshots, running workloads, runtime violations" },
       { name: "Operations", description: "Health, metrics and this document" },
     ],
   });

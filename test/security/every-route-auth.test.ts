@@ -2,7 +2,7 @@ import type { Scope } from "../../src/auth/scopes";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { concretePath, isPublic, listRoutes, LOOKUP_ROUTES, type RouteInfo } from "./routes";
 
-const NON_ADMIN: Scope[] = ["reports:write", "compliance:read", "policy:write"];
+const NON_ADMIN: Scope[] = ["reports:write", "compliance:read", "policy:write", "inventory:write"];
 
 async function call(base: string, route: RouteInfo, headers: Record<string, string> = {}, body?: string) {
   const hasBody = ["POST", "PUT", "PATCH"].includes(route.method);

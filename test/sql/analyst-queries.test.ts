@@ -10,6 +10,7 @@ import path from "node:path";
 import type { Pool } from "pg";
 import { readFixture, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { deploymentPods, podList } from "../support/pods";
 import { fakeDigest } from "../support/trivy-counts";
 import { createAnalystLogin, type AnalystLogin } from "./support/analyst-login";
 
@@ -85,6 +86,22 @@ beforeAll(async () => {
   await lookUpEverything("staging");
   await app.flushDecisions();
 
+  // What runs in cluster prod: a Deployment per image, one team per namespace; then debian's Deployment goes away.
+  const pods = (without?: string) =>
+    podList(
+      IMAGES.filter((i) => i.fixture !== without).flatMap((i) =>
+        deploymentPods({
+          name: i.image.split("/").pop()!.split(":")[0]!,
+          namespace: i.image.includes("/team-") ? i.image.split("/")[1]! : "web",
+          replicas: 2,
+          containers: [{ name: "main", image: i.image, digest: i.digest! }],
+        }),
+      ),
+    );
+  const inventory = (body: unknown) => app.http.post("/v1/inventory").query({ cluster: "prod" }).set(json).send(body as object).expect(200);
+  await inventory(pods());
+  await inventory(pods("debian-stretch.json.golden"));
+
   analystLogin = await createAnalystLogin(app, "analyst_q");
   analyst = analystLogin.pool;
 });
@@ -124,6 +141,32 @@ test("when asked which running images have CVE-2019-18276 (bash), then the admit
   const centos = rows.find((r) => r.image_digest === digestOf("centos-7.json.golden"))!;
   expect(centos.namespaces).toEqual(["prod", "staging"]);
   expect(centos.pkg_name).toBe("bash");
+});
+
+test("when asked which running workloads have CVE-2019-18276 now, then the Deployments running centos and ubuntu are named, not the gone debian one", async () => {
+  const rows = await run("running workloads with a given vulnerability");
+  expect(new Set(rows.map((r) => `${r.cluster} ${r.namespace} ${r.kind}/${r.name}`))).toEqual(new Set(["prod team-a Deployment/centos", "prod team-b Deployment/ubuntu"]));
+  expect(rows.find((r) => r.name === "centos")).toMatchObject({ pkg_name: "bash", image_digest: digestOf("centos-7.json.golden") });
+});
+
+test("when asked what runs that would be refused today, then exactly the running non-compliant images are listed, each with its open violation", async () => {
+  const rows = await run("running containers that would be refused today");
+  const { rows: expected } = await app.database.db.pool.query(
+    `SELECT w.name FROM workload_containers w JOIN image_scans s USING (image_digest)
+     WHERE w.cluster = 'prod' AND w.gone_at IS NULL AND NOT s.is_compliant ORDER BY 1`,
+  );
+  expect(expected.length).toBeGreaterThan(0);
+  expect(rows.map((r) => r.name).sort()).toEqual(expected.map((r) => r.name));
+  for (const r of rows) expect(r.violation_id).not.toBeNull();
+});
+
+test("when asked how long CVE-2019-18276 ran in prod, then the gone debian period has an end and the running ones none", async () => {
+  const rows = await run("how long a vulnerability ran in a cluster");
+  const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+  expect(Object.keys(byName).sort()).toEqual(["centos", "debian", "ubuntu"]);
+  expect(byName.debian).toMatchObject({ running_now: false });
+  expect(byName.debian.stopped).toBeInstanceOf(Date);
+  expect(byName.centos).toMatchObject({ running_now: true, stopped: null });
 });
 
 test("when the policy changed, then the images whose verdict turned since their last answer under the old policy are listed with before and after", async () => {

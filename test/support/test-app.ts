@@ -1,3 +1,4 @@
+import type { Scope } from "../../src/auth/scopes";
 import supertest from "supertest";
 import { loadConfig, type Config } from "../../src/config";
 import { createLogger, type Logger } from "../../src/logger";
@@ -12,7 +13,7 @@ export interface TestApp {
   /** An admin token. */
   adminToken: string;
   /** Creates a token with the given scopes and returns it. */
-  token(...scopes: Array<"reports:write" | "compliance:read" | "policy:write" | "admin">): Promise<string>;
+  token(...scopes: Scope[]): Promise<string>;
   /** Waits until queued admission decisions are written. */
   flushDecisions(): Promise<void>;
   close(): Promise<void>;

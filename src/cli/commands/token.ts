@@ -28,7 +28,7 @@ export function register(program: Command): void {
       .command("create")
       .description("create a token; it is printed this once and stored only as a hash")
       .requiredOption("--name <name>", "who or what uses it, e.g. ci or kyverno")
-      .requiredOption("--scopes <scopes>", "comma-separated: reports:write, compliance:read, policy:write, admin")
+      .requiredOption("--scopes <scopes>", "comma-separated: reports:write, compliance:read, policy:write, inventory:write, admin")
       .option("--expires-in <duration>", "lifetime such as 90d, 12h or 2w (default: never expires)")
       .option("--json", "print the API answer as JSON"),
   ).action(async (opts: { name: string; scopes: string; expiresIn?: string; json?: boolean; url?: string; token?: string }) => {

@@ -25,7 +25,7 @@ export const tokenCreateBodySchema = z
       .min(1, "name at least one scope")
       .max(10)
       .transform((s) => [...new Set(s)])
-      .describe("reports:write, compliance:read, policy:write, admin (admin holds all)"),
+      .describe("reports:write, compliance:read, policy:write, inventory:write, admin (admin holds all)"),
     expires_at: z.iso
       .datetime({ offset: true, message: "must be an ISO 8601 date-time with a time zone, e.g. 2026-12-31T00:00:00Z" })
       .nullable()
