@@ -28,6 +28,7 @@ import { PolicyCache } from "./policy/policy-cache";
 import { PolicyService } from "./policy/policy-service";
 import { TransactionHooks } from "./policy/transaction-hooks";
 import { ReadingService } from "./reading/reading-service";
+import { registerRuntimeViolationHooks } from "./runtime/violation-hooks";
 import { uiRouter } from "./ui/router";
 import type { Express } from "express";
 
@@ -109,6 +110,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   // Same-transaction work of every verdict and policy change: features register their hooks here, before anything
   // below can change a verdict (src/policy/transaction-hooks.ts).
   const transactionHooks = new TransactionHooks();
+  registerRuntimeViolationHooks(transactionHooks);
   const sweeper = new ExpirySweeper(db.pool, clock, logger, transactionHooks);
   sweeper.start();
   const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
