@@ -1,4 +1,5 @@
 import type { FindingKind, ReportFormat, Severity } from "./severity";
+import type { WorkloadContainerRef } from "./workload";
 
 /**
  * One finding, whatever the source format. `vulnerabilityId` is the CVE/GHSA ID for vulnerabilities,
@@ -51,6 +52,8 @@ export interface DecodedReport {
   repoTags: string[];
   findings: Finding[];
   vulnerabilities: VulnerabilityInfo[];
+  /** Where the image runs, when the report says (Trivy Operator's workload labels); the cluster is the uploader's. */
+  runsIn?: WorkloadContainerRef[];
 }
 
 /** A finding counts towards the policy unless its status says the package is not affected. */

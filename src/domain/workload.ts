@@ -104,6 +104,32 @@ export function topController(owner: { kind: string; name: string }, podTemplate
   return { kind: owner.kind, name: owner.name };
 }
 
+/** A container of a workload, without the image: what a Trivy Operator report's labels name. */
+export interface WorkloadContainerRef {
+  namespace: string;
+  kind: string;
+  name: string;
+  container: string;
+}
+
+/**
+ * The workload container a Trivy Operator resource describes, from its labels `trivy-operator.resource.kind|name|
+ * namespace` and `trivy-operator.container.name`; the operator names the ReplicaSet or Job it scanned, lifted to its
+ * Deployment or CronJob as for Pods. null when a label is missing or not a valid name (a cluster-scoped resource).
+ */
+export function workloadFromOperatorLabels(labels: Record<string, unknown> | null | undefined): WorkloadContainerRef | null {
+  const get = (key: string) => {
+    const v = labels?.[key];
+    return typeof v === "string" && v.length > 0 && v.length <= 253 ? v : null;
+  };
+  const kind = get("trivy-operator.resource.kind");
+  const name = get("trivy-operator.resource.name");
+  const namespace = get("trivy-operator.resource.namespace");
+  const container = get("trivy-operator.container.name");
+  if (!kind || !name || !namespace || !container || !NAMESPACE_PATTERN.test(namespace)) return null;
+  return { namespace, container, ...topController({ kind, name }) };
+}
+
 /** One container of one workload running (or about to run) one image, as a snapshot or report saw it. */
 export interface ContainerObservation {
   namespace: string;

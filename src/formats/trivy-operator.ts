@@ -13,6 +13,7 @@ import { unsupported } from "../domain/errors";
 import { formatImageReference, parseImageReference } from "../domain/image-reference";
 import type { DecodedReport, Finding } from "../domain/report";
 import { normalizeSeverity } from "../domain/severity";
+import { workloadFromOperatorLabels, type WorkloadContainerRef } from "../domain/workload";
 import { VulnerabilityInfoCollector, emptyInfo, isJsonObject, nonEmpty, parseDate, parseShape, positiveScore } from "./shared";
 
 const VULNERABILITY_KINDS = new Set(["VulnerabilityReport", "ClusterVulnerabilityReport"]);
@@ -64,7 +65,9 @@ const commonReport = {
 const resourceEnvelope = {
   apiVersion: z.string(),
   kind: z.string(),
-  metadata: z.object({ name: optString, namespace: optString, creationTimestamp: optString }).nullish(),
+  metadata: z
+    .object({ name: optString, namespace: optString, creationTimestamp: optString, labels: z.record(z.string(), z.unknown()).nullish() })
+    .nullish(),
 };
 
 const vulnerabilitySchema = z.object({
@@ -125,8 +128,10 @@ function imageIdentity(report: Pick<CommonReport, "registry" | "artifact">) {
   return { artifactName: repoTags[0] ?? repoDigests[0] ?? canonical(""), repoDigests, repoTags };
 }
 
-function baseReport(r: CommonReport, metadata: { creationTimestamp?: string | null } | null | undefined) {
+function baseReport(r: CommonReport, metadata: { creationTimestamp?: string | null; labels?: Record<string, unknown> | null } | null | undefined) {
+  const workload = workloadFromOperatorLabels(metadata?.labels);
   return {
+    runsIn: workload ? [workload] : [],
     format: "trivy-operator" as const,
     scanner: (nonEmpty(r.scanner?.name) ?? "trivy").toLowerCase(),
     scannerVersion: nonEmpty(r.scanner?.version),
@@ -263,5 +268,12 @@ export function combineImageReports(reports: readonly DecodedReport[]): DecodedR
     repoTags: [...new Set(reports.flatMap((r) => r.repoTags))],
     findings: reports.flatMap((r) => r.findings),
     vulnerabilities: infos.list(),
+    runsIn: uniqueWorkloads(reports.flatMap((r) => r.runsIn ?? [])),
   };
+}
+
+function uniqueWorkloads(refs: readonly WorkloadContainerRef[]): WorkloadContainerRef[] {
+  const seen = new Map<string, WorkloadContainerRef>();
+  for (const r of refs) seen.set(JSON.stringify([r.namespace, r.kind, r.name, r.container]), r);
+  return [...seen.values()];
 }

@@ -3,15 +3,12 @@
  */
 import { z } from "zod";
 import { STATUSES } from "../domain/verdict";
-import { CLUSTER_NAME_PATTERN, CONTAINER_TYPES, INVENTORY_SOURCES, NAMESPACE_PATTERN, VIOLATION_CAUSES } from "../domain/workload";
-import { reasonSchema } from "./schemas";
+import { CONTAINER_TYPES, INVENTORY_SOURCES, NAMESPACE_PATTERN, VIOLATION_CAUSES } from "../domain/workload";
+import { clusterNameSchema, reasonSchema } from "./schemas";
+
+export { clusterNameSchema };
 
 const instant = z.string().describe("ISO 8601 date-time");
-
-export const clusterNameSchema = z
-  .string()
-  .regex(CLUSTER_NAME_PATTERN, "must be a cluster name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters")
-  .describe("Cluster name (lowercase letters, digits, '-', '.'; at most 63 characters)");
 
 export const namespaceSchema = z
   .string()

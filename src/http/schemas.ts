@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DIGEST_PATTERN } from "../domain/image-reference";
+import { CLUSTER_NAME_PATTERN } from "../domain/workload";
 import { reportFormatSchema } from "../domain/severity";
 import { findingSummarySchema } from "../domain/summary";
 import { STATUSES } from "../domain/verdict";
@@ -15,11 +16,17 @@ const shortText = (max: number) => z.string().max(max);
 
 export const digestSchema = z.string().regex(DIGEST_PATTERN, "must be sha256: followed by 64 lowercase hex digits");
 
+export const clusterNameSchema = z
+  .string()
+  .regex(CLUSTER_NAME_PATTERN, "must be a cluster name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters")
+  .describe("Cluster name (lowercase letters, digits, '-', '.'; at most 63 characters)");
+
 export const uploadQuerySchema = z.object({
   digest: repeatable.pipe(z.array(shortText(200)).max(50)),
   image: shortText(1024).optional(),
   format: reportFormatSchema.optional(),
   source: shortText(200).optional(),
+  cluster: clusterNameSchema.optional().describe("For a Trivy Operator resource: the cluster its workload labels refer to (default: default)"),
 });
 
 export const reasonSchema = z

@@ -21,6 +21,8 @@ import { publishReportIngested } from "../observability/events";
 import type { ChangePropagation } from "../lookup/change-listener";
 import type { TransactionHooks } from "../policy/transaction-hooks";
 import type { ImageIdentity } from "../domain/image-identity";
+import { normaliseImageRef } from "../domain/workload";
+import { recordReportedWorkloads } from "../runtime/record-reported-workloads";
 import { resolveImages } from "./resolve-images";
 import { captureRaw, type CapturedRaw } from "./raw-capture";
 import { sanitizeReport } from "./sanitize";
@@ -35,6 +37,8 @@ export interface IngestRequest {
   image?: string | undefined;
   source?: string | undefined;
   uploadedBy?: string | undefined;
+  /** The cluster the report comes from, for a report that says where its image runs (Trivy Operator labels). */
+  cluster?: string | undefined;
 }
 
 export interface IngestResult {
@@ -122,6 +126,10 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
         });
       }
       await notifyVerdictsChanged(tx, changed);
+    }
+    if (report.runsIn?.length) {
+      const imageRef = report.repoTags[0] ?? report.artifactName;
+      await recordReportedWorkloads(tx, { cluster: request.cluster, runsIn: report.runsIn, images, imageRef: imageRef ? normaliseImageRef(imageRef).imageRef : null, now });
     }
     const digests = newReportId ? images.map((i) => i.imageDigest) : await findReportDigests(tx, target.id);
     return { duplicate: !newReportId, reportId: target.id, changed, rows: await findImageScans(tx, digests) };

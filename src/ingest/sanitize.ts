@@ -36,5 +36,6 @@ export function sanitizeReport(report: DecodedReport): DecodedReport {
     repoTags: report.repoTags.map(clean),
     findings: report.findings.map(cleanObject),
     vulnerabilities: report.vulnerabilities.map(cleanObject),
+    ...(report.runsIn ? { runsIn: report.runsIn.map(cleanObject) } : {}),
   };
 }

@@ -54,7 +54,7 @@ const OPERATOR_LOCK_CLASS = 0x5ca9_0004;
 
 export async function receiveOperatorWebhook(
   deps: OperatorWebhookDependencies,
-  request: { json: unknown; uploadedBy?: string | undefined },
+  request: { json: unknown; uploadedBy?: string | undefined; cluster?: string | undefined },
 ): Promise<OperatorWebhookOutcome> {
   const { verb, resources } = unwrapOperatorPayload(request.json);
   const received = resources.map((resource, i) => identify(deps.logger, resource, resourcePath(request.json, i)));
@@ -70,7 +70,7 @@ export async function receiveOperatorWebhook(
   }
 
   const results: IngestResult[] = [];
-  for (const r of received) results.push(await withDigestLock(deps.pool, r.digest, () => ingestCombined(deps, r, request.uploadedBy)));
+  for (const r of received) results.push(await withDigestLock(deps.pool, r.digest, () => ingestCombined(deps, r, request.uploadedBy, request.cluster)));
   return { verb: verb ?? "update", results };
 }
 
@@ -93,7 +93,7 @@ function identify(logger: Logger, resource: unknown, path: string): Received {
   return { resource: resource as Record<string, unknown>, name, group, report, digest };
 }
 
-async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Received, uploadedBy: string | undefined): Promise<IngestResult> {
+async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Received, uploadedBy: string | undefined, cluster: string | undefined): Promise<IngestResult> {
   const others = (await latestStoredResources(deps.pool, incoming.digest)).filter((r) => groupOf(r) !== incoming.group);
   const resources = [incoming.resource, ...others.map((r) => r.resource)];
   const reports = [incoming.report, ...others.map((r) => r.report)];
@@ -101,7 +101,7 @@ async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Recei
   const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
   return ingestReport(
     { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
-    { bytes, report: combineImageReports(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy },
+    { bytes, report: combineImageReports(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy, cluster },
   );
 }
 

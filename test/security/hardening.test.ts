@@ -22,7 +22,10 @@ beforeAll(async () => {
 afterAll(async () => app?.close());
 
 const admin = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-const takesReports = (r: RouteInfo) => r.path === "/v1/reports" || r.path === "/v1/integrations/trivy-operator";
+/** Routes with their own body limit: reports (MAX_REPORT_BYTES) and inventory snapshots (MAX_INVENTORY_BYTES, test/runtime/inventory.test.ts). */
+const takesReports = (r: RouteInfo) => r.path === "/v1/reports" || r.path === "/v1/integrations/trivy-operator" || r.path === "/v1/inventory";
+/** The route's path with the query parameters it requires before it reads a body. */
+const withRequiredQuery = (r: RouteInfo) => (r.path === "/v1/inventory" ? "/v1/inventory?cluster=hardening" : concretePath(r.path));
 
 describe("security headers", () => {
   test.each(["/healthz", "/v1/tokens", `/v1/images/sha256:${"a".repeat(64)}/compliance`, "/nowhere"])(
@@ -118,7 +121,7 @@ describe("body limits", () => {
     const readsNoBody: string[] = [];
     for (const route of bodyRoutes) {
       for (const body of [deep(65), deepObject(65), deep(2_000)]) {
-        const res = await fetch(`${app.service.url}${concretePath(route.path)}`, { method: route.method, headers: { ...admin, "Content-Type": "application/json" }, body });
+        const res = await fetch(`${app.service.url}${withRequiredQuery(route)}`, { method: route.method, headers: { ...admin, "Content-Type": "application/json" }, body });
         const answer = (await res.json()) as { code?: string };
         if (res.status < 300 && route.path === "/v1/reevaluate") {
           readsNoBody.push(route.path);

@@ -16,9 +16,15 @@ import {
 } from "../integration-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { parseJson, readBody } from "../read-body";
-import { uploadResponseSchema } from "../schemas";
+import { clusterNameSchema, uploadResponseSchema } from "../schemas";
+import { DEFAULT_CLUSTER } from "../../domain/workload";
 import { parseOr422 } from "../validate";
 import { uploadAnswer } from "./reports";
+
+/** Where the operator's webhook comes from: OPERATOR_WEBHOOK_BROADCAST_URL=…/v1/integrations/trivy-operator?cluster=prod. */
+const operatorWebhookQuerySchema = z.object({
+  cluster: clusterNameSchema.default(DEFAULT_CLUSTER).describe("The cluster the operator runs in: its reports' workload labels are recorded there (default: default)"),
+});
 
 /** ECR requests and events are small JSON documents; operator resources are reports. */
 const SMALL_BODY_BYTES = 1024 * 1024;
@@ -72,8 +78,12 @@ export function integrationsRouter(deps: AppDependencies): Router {
   });
 
   router.post("/v1/integrations/trivy-operator", write, async (req: Request, res: Response) => {
+    const { cluster } = parseOr422(operatorWebhookQuerySchema, req.query, "query");
     const json = parseJson(await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" }));
-    const outcome = await receiveOperatorWebhook({ pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks }, { json, uploadedBy: req.principal?.name });
+    const outcome = await receiveOperatorWebhook(
+      { pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks },
+      { json, uploadedBy: req.principal?.name, cluster },
+    );
     if (!("results" in outcome)) {
       res.json(outcome);
       return;
@@ -137,9 +147,10 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     description:
       "The image is report.artifact.digest (422 `missing_digest` without it, also logged). A vulnerability report and a " +
       "secret report of one digest are combined into one report. verb=delete marks the digest's operator reports deleted " +
-      "and keeps the verdict.",
+      "and keeps the verdict. The labels trivy-operator.resource.{kind,name,namespace} and trivy-operator.container.name " +
+      "record where the image runs, in the cluster named by ?cluster= (these never mark other containers gone).",
     ...authenticated("reports:write"),
-    request: { body: jsonBody(z.unknown(), "The operator's webhook body") },
+    request: { query: operatorWebhookQuerySchema, body: jsonBody(z.unknown(), "The operator's webhook body") },
     responses: {
       201: jsonResponse("Stored (a List of several resources answers {verb, results})", z.union([uploadResponseSchema, operatorBatchResponseSchema])),
       200: jsonResponse("A duplicate, or the answer to a delete", z.union([uploadResponseSchema, operatorBatchResponseSchema, operatorDeleteResponseSchema])),

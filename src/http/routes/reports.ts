@@ -45,7 +45,7 @@ export function reportsRouter(deps: AppDependencies): Router {
     const report = decodeReport(parseJson(bytes, Infinity), { format: query.format });
     const result = await ingestReport(
       { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
-      { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name },
+      { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
     );
     // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
     const passTags = deps.ecr?.passTagger ? await deps.ecr.passTagger.afterIngest(result) : [];
