@@ -93,7 +93,11 @@ function decodeCursor(cursor: string): string {
   return m[1]!;
 }
 
-/** One page of the admission decision log, newest first (in the order the decisions were recorded). */
+/**
+ * One page of the admission decision log, newest first (in the order the decisions were recorded). The ORDER BY
+ * names the table's column: a bare `id` would be the text alias of the select list, and text order ("9" > "10")
+ * against the numeric cursor skipped rows.
+ */
 export async function listDecisions(q: Queryable, filter: DecisionFilter): Promise<{ items: DecisionRow[]; nextCursor: string | null }> {
   const { rows } = await q.query<DecisionRow>(
     `SELECT ${DECISION_COLUMNS}
@@ -104,7 +108,7 @@ export async function listDecisions(q: Queryable, filter: DecisionFilter): Promi
        AND ($4::text IS NULL OR namespace = $4)
        AND ($5::timestamptz IS NULL OR decided_at >= $5)
        AND ($6::timestamptz IS NULL OR decided_at < $6)
-     ORDER BY id DESC LIMIT $7`,
+     ORDER BY admission_decisions.id DESC LIMIT $7`,
     [
       filter.cursor === undefined ? null : decodeCursor(filter.cursor),
       filter.imageDigest ?? null,

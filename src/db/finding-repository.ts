@@ -51,19 +51,22 @@ function findingConditions(filter: FindingFilter, params: unknown[]): string[] {
   return where;
 }
 
-/** One page of the image's current findings in finding_id order, after the cursor `afterId` (the API's paging). */
+/**
+ * One page of the image's current findings in finding_id order, after the cursor `afterId` (the API's paging). One
+ * row more is read, so the last page gives no cursor.
+ */
 export async function listCurrentFindings(
   q: Queryable,
   digest: string,
   filter: FindingFilter & { limit: number; afterId?: string | undefined },
-): Promise<FindingRow[]> {
+): Promise<{ items: FindingRow[]; nextCursor: string | null }> {
   const params: unknown[] = [digest];
   const where = findingConditions(filter, params);
   if (filter.afterId) {
     params.push(filter.afterId);
     where.push(`f.finding_id > $${params.length}::bigint`);
   }
-  params.push(filter.limit);
+  params.push(filter.limit + 1);
   const { rows } = await q.query<FindingRow>(
     `SELECT ${FINDING_COLUMNS}
      FROM current_findings f LEFT JOIN vulnerabilities v ON v.id = f.vulnerability_id
@@ -71,15 +74,20 @@ export async function listCurrentFindings(
      ORDER BY f.finding_id LIMIT $${params.length}`,
     params,
   );
-  return rows;
+  const more = rows.length > filter.limit;
+  const items = more ? rows.slice(0, filter.limit) : rows;
+  return { items, nextCursor: more ? items[items.length - 1]!.id : null };
 }
 
 export const FINDING_SORTS = ["severity", "id", "package", "fixed", "kind"] as const;
 export type FindingSort = (typeof FINDING_SORTS)[number];
 
-/** ORDER BY clauses chosen from a fixed list (never from input), each ending in the same stable tie-breaker. */
+/**
+ * ORDER BY clauses chosen from a fixed list (never from input), each ending in the same stable tie-breaker: the
+ * finding ID last, so that rows equal in every sorted column keep one order and OFFSET pages never repeat or skip one.
+ */
 const RANK = "array_position(ARRAY['CRITICAL','HIGH','MEDIUM','LOW','UNKNOWN'], f.severity)";
-const TIE = "f.vulnerability_id, f.pkg_name NULLS LAST, f.installed_version NULLS LAST, f.target NULLS LAST";
+const TIE = "f.vulnerability_id, f.pkg_name NULLS LAST, f.installed_version NULLS LAST, f.target NULLS LAST, f.finding_id";
 const ORDER_BY: Record<FindingSort, string> = {
   severity: `${RANK}, ${TIE}`,
   id: TIE,

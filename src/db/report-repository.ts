@@ -60,17 +60,24 @@ export async function insertRaw(q: Queryable, reportId: string, byteSize: number
   await q.query("INSERT INTO scan_report_raw (report_id, byte_size, gzip_bytes) VALUES ($1, $2, $3)", [reportId, byteSize, gzipBytes]);
 }
 
-/** Links the report to the images it describes; returns the digests that were not linked to it yet. */
-export async function linkReportImages(q: Queryable, reportId: string, images: readonly ImageIdentity[]): Promise<string[]> {
-  const { rows } = await q.query<{ image_digest: string }>(
-    `INSERT INTO scan_report_images (report_id, image_digest, repository, tags)
-     SELECT $1, x.image_digest, x.repository, x.tags
+/**
+ * Links the report to the images it describes, received at `receivedAt`; returns the digests that were not linked to
+ * it yet. A link that exists (the same bytes uploaded again) is a new receipt: its time moves on and it gains the
+ * tags this upload names, so a tag lookup answers for the report received last.
+ */
+export async function linkReportImages(q: Queryable, reportId: string, images: readonly ImageIdentity[], receivedAt: Date): Promise<string[]> {
+  const { rows } = await q.query<{ image_digest: string; inserted: boolean }>(
+    `INSERT INTO scan_report_images AS l (report_id, image_digest, repository, tags, received_at)
+     SELECT $1, x.image_digest, x.repository, x.tags, $3
      FROM jsonb_to_recordset($2::jsonb) AS x(image_digest text, repository text, tags text[])
-     ON CONFLICT (report_id, image_digest) DO NOTHING
-     RETURNING image_digest`,
-    [reportId, JSON.stringify(images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })))],
+     ORDER BY x.image_digest
+     ON CONFLICT (report_id, image_digest) DO UPDATE SET
+       received_at = GREATEST(l.received_at, EXCLUDED.received_at),
+       tags = ARRAY(SELECT DISTINCT t FROM unnest(l.tags || EXCLUDED.tags) AS t ORDER BY t)
+     RETURNING image_digest, (xmax = 0) AS inserted`,
+    [reportId, JSON.stringify(images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags }))), receivedAt],
   );
-  return rows.map((r) => r.image_digest);
+  return rows.filter((r) => r.inserted).map((r) => r.image_digest);
 }
 
 /** Every digest the report is linked to, in digest order. */
@@ -105,12 +112,15 @@ export async function findRawReport(q: Queryable, reportId: string): Promise<Buf
   return rows[0]?.gzip_bytes ?? null;
 }
 
-/** The digest the most recently scanned live report names for repository:tag (the scan_report_images tags GIN index). */
+/**
+ * The digest of the live report received last that names repository:tag: the receipt, not the scan time the report
+ * claims, decides (a tag names what was uploaded last, as a registry's tag names what was pushed last).
+ */
 export async function findLatestDigestForTag(q: Queryable, repository: string, tag: string): Promise<string | null> {
   const { rows } = await q.query<{ image_digest: string }>(
     `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
      WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
-     ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT 1`,
+     ORDER BY i.received_at DESC, r.received_at DESC LIMIT 1`,
     [repository, tag],
   );
   return rows[0]?.image_digest ?? null;

@@ -50,7 +50,7 @@ export async function countLiveTokens(q: Queryable): Promise<number> {
 }
 
 export async function listTokens(q: Queryable): Promise<TokenRow[]> {
-  const { rows } = await q.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at`);
+  const { rows } = await q.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id`);
   return rows;
 }
 

@@ -118,6 +118,7 @@ export const vulnerabilityResponseSchema = z
         packages: z.array(z.string()).describe("Packages (or targets) that have it"),
       }),
     ),
-    image_count: z.number().int(),
+    image_count: z.number().int().describe("Every image that has it now, on all pages"),
+    next_cursor: z.string().nullable().describe("Pass as ?cursor= for the next page of images; null on the last page."),
   })
   .describe("The vulnerability's stored metadata (absent fields: no report gave them) and every image whose current report has it");

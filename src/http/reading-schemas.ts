@@ -27,3 +27,10 @@ export const listFindingsQuerySchema = z
   .strict();
 
 export const vulnerabilityIdSchema = z.string().min(1).max(200).regex(/^[\w.:/+-]+$/, "not a vulnerability ID");
+
+export const vulnerabilityQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(1000).describe("Images per page."),
+    cursor: cursor.describe("Opaque cursor from next_cursor of the previous page."),
+  })
+  .strict();

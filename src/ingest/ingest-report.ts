@@ -16,6 +16,7 @@ import { evaluateCompliance } from "../domain/evaluate-compliance";
 import { toEvaluationInput } from "../domain/evaluation-input";
 import type { DecodedReport } from "../domain/report";
 import type { ReportFormat } from "../domain/severity";
+import { futureScanRefusal } from "../domain/scan-time";
 import { summarizeFindings, type FindingSummary } from "../domain/summary";
 import { publishReportIngested } from "../observability/events";
 import type { ChangePropagation } from "../lookup/change-listener";
@@ -65,6 +66,8 @@ export interface IngestDependencies {
  */
 export async function ingestReport(deps: IngestDependencies, request: IngestRequest): Promise<IngestResult> {
   const report = sanitizeReport(request.report);
+  const refusal = futureScanRefusal(report.format, report.scannedAt, deps.clock());
+  if (refusal) throw refusal;
   const images = resolveImages(report, { digests: request.digests, image: request.image });
   const { sha256, gzipped } = request.raw ?? captureRaw(request.bytes);
   const summary = summarizeFindings(report.findings);
@@ -85,7 +88,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     // admission would keep saying not_scanned for it.
     const target = newReportId ? { id: newReportId, scannedAt: report.scannedAt ?? now } : await findReportBySha256(tx, sha256);
     if (!target) throw new Error("duplicate report vanished");
-    const linked = new Set(await linkReportImages(tx, target.id, images));
+    const linked = new Set(await linkReportImages(tx, target.id, images, now));
     if (newReportId) {
       await upsertVulnerabilities(tx, report.vulnerabilities);
       await insertFindings(tx, newReportId, report.findings);

@@ -11,7 +11,7 @@ import { findImageScan, listImageScans, listRepositories, type ImageScanFilter, 
 import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
 import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
-import { findVulnerabilityWithImages } from "../db/vulnerability-repository";
+import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { notFound } from "../domain/errors";
 import type { PrismaClient } from "../generated/prisma/client";
 
@@ -70,8 +70,9 @@ export class ReadingService {
     return listDecisions(this.deps.pool, filter);
   }
 
-  vulnerability(id: string) {
-    return findVulnerabilityWithImages(this.deps.pool, id);
+  /** A vulnerability and one page of the images that have it now, by repository then digest. */
+  vulnerability(id: string, page: { limit: number; after?: AffectedImageKey | undefined }) {
+    return findVulnerabilityWithImages(this.deps.pool, id, page);
   }
 
   /** A stored report's metadata, images and finding counts; not_found when there is no such report. */

@@ -62,7 +62,7 @@ export function imagesRouter(deps: AppDependencies): Router {
     if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
     const row = await deps.reading.image(digest);
     const severities = query.severity === undefined ? undefined : Array.isArray(query.severity) ? query.severity : [query.severity];
-    const items = await deps.reading.imageFindings(digest, {
+    const page = await deps.reading.imageFindings(digest, {
       severities,
       kind: query.kind,
       fixable: query.fixable,
@@ -72,8 +72,8 @@ export function imagesRouter(deps: AppDependencies): Router {
     res.json({
       image_digest: digest,
       report_id: row.latest_report_id,
-      items,
-      next_cursor: items.length === query.limit ? items[items.length - 1]!.id : null,
+      items: page.items,
+      next_cursor: page.nextCursor,
     });
   });
 

@@ -2,7 +2,8 @@ import { Router } from "express";
 import { notFound } from "../../domain/errors";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { vulnerabilityIdSchema } from "../reading-schemas";
+import { vulnerabilityIdSchema, vulnerabilityQuerySchema } from "../reading-schemas";
+import { decodeImageCursor, encodeImageCursor } from "../cursors";
 import { parseOr400 } from "../validate";
 import { z } from "zod";
 import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -12,9 +13,16 @@ export function vulnerabilitiesRouter(deps: AppDependencies): Router {
   const router = Router();
   router.get("/v1/vulnerabilities/:id", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
     const id = parseOr400(vulnerabilityIdSchema, String(req.params.id), "path");
-    const found = await deps.reading.vulnerability(id);
-    if (!found.vulnerability && found.images.length === 0) throw notFound("vulnerability_not_found", `No stored report mentions ${id}.`);
-    res.json({ ...(found.vulnerability ?? { id }), images: found.images, image_count: found.images.length });
+    const query = parseOr400(vulnerabilityQuerySchema, req.query, "query");
+    const after = query.cursor === undefined ? undefined : decodeImageCursor(query.cursor);
+    const found = await deps.reading.vulnerability(id, { limit: query.limit, after });
+    if (!found.vulnerability && found.imageCount === 0) throw notFound("vulnerability_not_found", `No stored report mentions ${id}.`);
+    res.json({
+      ...(found.vulnerability ?? { id }),
+      images: found.images,
+      image_count: found.imageCount,
+      next_cursor: found.next ? encodeImageCursor(found.next) : null,
+    });
   });
   return router;
 }
@@ -24,9 +32,9 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     method: "get",
     path: "/v1/vulnerabilities/{id}",
     tags: ["Reading"],
-    summary: "A vulnerability and the images that have it now",
+    summary: "A vulnerability and the images that have it now (by repository, then digest; cursor pagination)",
     ...authenticated("compliance:read"),
-    request: { params: z.object({ id: vulnerabilityIdSchema }) },
+    request: { params: z.object({ id: vulnerabilityIdSchema }), query: vulnerabilityQuerySchema },
     responses: { 200: jsonResponse("The vulnerability", vulnerabilityResponseSchema), ...problems(400, 401, 403, 404, 503) },
   });
 };
