@@ -11,6 +11,7 @@ import { decisionsRouter } from "./routes/decisions";
 import { exceptionsRouter } from "./routes/exceptions";
 import { healthRouter } from "./routes/health";
 import { imagesRouter } from "./routes/images";
+import { incidentsRouter } from "./routes/incidents";
 import { integrationsRouter } from "./routes/integrations";
 import { metricsRouter } from "./routes/metrics";
 import { policyRouter } from "./routes/policy";
@@ -59,6 +60,7 @@ export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []
   app.use(decisionsRouter(deps));
   app.use(vulnerabilitiesRouter(deps));
   app.use(runtimeRouter(deps));
+  app.use(incidentsRouter(deps));
   for (const router of siblings) app.use(router);
 
   app.use((req: Request, res: Response) => {

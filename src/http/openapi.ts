@@ -8,6 +8,7 @@ import { registerOpenApi as docs } from "./routes/docs";
 import { registerOpenApi as exceptions } from "./routes/exceptions";
 import { registerOpenApi as health } from "./routes/health";
 import { registerOpenApi as images } from "./routes/images";
+import { registerOpenApi as incidents } from "./routes/incidents";
 import { registerOpenApi as integrations } from "./routes/integrations";
 import { registerOpenApi as metrics } from "./routes/metrics";
 import { registerOpenApi as policy } from "./routes/policy";
@@ -34,6 +35,7 @@ const REGISTRARS: RegisterOpenApi[] = [
   tokens,
   integrations,
   runtime,
+  incidents,
 ];
 
 function packageVersion(): string {
@@ -74,6 +76,7 @@ export function buildOpenApiDocument(registrars: readonly RegisterOpenApi[] = RE
       { name: "Access", description: "API tokens" },
       { name: "Integrations", description: "Amazon ECR and Trivy Operator" },
       { name: "Runtime", description: "What runs where: inventory snapshots, running workloads, runtime violations" },
+      { name: "Incidents", description: "Incidents with their timelines and the items they concern" },
       { name: "Operations", description: "Health, metrics and this document" },
     ],
   });
