@@ -25,6 +25,7 @@ import { ServiceMetrics } from "./observability/metrics";
 import { ExceptionService } from "./policy/exception-service";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
 import { PolicyCache } from "./policy/policy-cache";
+import { IncidentService } from "./incidents/incident-service";
 import { PolicyService } from "./policy/policy-service";
 import { TransactionHooks } from "./policy/transaction-hooks";
 import { ReadingService } from "./reading/reading-service";
@@ -147,6 +148,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     policyCache,
     policy: new PolicyService(policyUseCases),
     exceptions: new ExceptionService(policyUseCases),
+    incidents: new IncidentService(db.pool, clock),
     transactionHooks,
     reading: new ReadingService({ pool: db.pool, prisma: db.prisma }),
     ecr,

@@ -10,6 +10,7 @@ import type { VerdictCache } from "../lookup/verdict-cache";
 import type { ServiceMetrics } from "../observability/metrics";
 import type { PolicyCache } from "../policy/policy-cache";
 import type { ExceptionService } from "../policy/exception-service";
+import type { IncidentService } from "../incidents/incident-service";
 import type { PolicyService } from "../policy/policy-service";
 import type { TransactionHooks } from "../policy/transaction-hooks";
 import type { ReadingService } from "../reading/reading-service";
@@ -39,6 +40,8 @@ export interface AppDependencies {
   reading: ReadingService;
   /** The exception use cases, likewise. */
   exceptions: ExceptionService;
+  /** Incidents: their timelines and links (API and dashboard share them). */
+  incidents: IncidentService;
   /** Same-transaction work of verdict and policy changes (runtime violations, outbox events), run by the use cases. */
   transactionHooks: TransactionHooks;
   /** This app's Prometheus registry and the counters the HTTP layer feeds. */

@@ -2,7 +2,7 @@ import { Router, type Request } from "express";
 import { z } from "zod";
 import type { IncidentListRow, IncidentRow, LinkRow, LinkWithState, NoteRow } from "../../db/incident-repository";
 import { badRequest } from "../../domain/errors";
-import { IncidentService, targetOf, type IncidentDetail } from "../../incidents/incident-service";
+import { targetOf, type IncidentDetail } from "../../incidents/incident-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import {
@@ -112,7 +112,7 @@ const author = (req: Request) => req.principal?.name ?? "unknown";
  */
 export function incidentsRouter(deps: AppDependencies): Router {
   const router = Router();
-  const incidents = new IncidentService(deps.pool, deps.clock);
+  const incidents = deps.incidents;
   const canRead = requireScope(deps.authenticate, "compliance:read");
   const canWrite = requireScope(deps.authenticate, "policy:write");
   const idOf = (req: Request) => parseOr400(incidentIdSchema, req.params, "path").id;
