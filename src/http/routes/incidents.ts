@@ -135,32 +135,37 @@ export function incidentsRouter(deps: AppDependencies): Router {
   });
 
   router.patch("/v1/incidents/:id", canWrite, async (req, res) => {
+    // The body first: its size and nesting limits hold on every route that takes one, whatever the path says.
+    const json = parseJson(await readBody(req, INCIDENT_BODY_LIMIT));
     const id = idOf(req);
-    const patch = parseOr422(incidentPatchBodySchema, parseJson(await readBody(req, INCIDENT_BODY_LIMIT)), "body");
+    const patch = parseOr422(incidentPatchBodySchema, json, "body");
     const updated = await incidents.update(id, patch, author(req));
     if (updated.changes.length) deps.logger.info({ incident: id, fields: updated.changes.map((c) => c.field), by: author(req) }, "incident changed");
     res.json({ ...incidentDetailAnswer(updated), changes: updated.changes });
   });
 
   router.post("/v1/incidents/:id/notes", canWrite, async (req, res) => {
+    const json = parseJson(await readBody(req, SMALL_BODY_LIMIT));
     const id = idOf(req);
-    const body = parseOr422(noteBodySchema, parseJson(await readBody(req, SMALL_BODY_LIMIT)), "body");
+    const body = parseOr422(noteBodySchema, json, "body");
     const note = await incidents.addNote(id, body.body, author(req));
     res.status(201).json(timelineAnswer(note));
   });
 
   router.post("/v1/incidents/:id/links", canWrite, async (req, res) => {
+    const json = parseJson(await readBody(req, SMALL_BODY_LIMIT));
     const id = idOf(req);
-    const target = parseOr422(linkTargetBodySchema, parseJson(await readBody(req, SMALL_BODY_LIMIT)), "body");
+    const target = parseOr422(linkTargetBodySchema, json, "body");
     const { link, created } = await incidents.addLink(id, target, author(req));
     res.status(created ? 201 : 200).json({ created, link: linkAnswer(link) });
   });
 
   router.delete("/v1/incidents/:id/links", canWrite, async (req, res) => {
-    const id = idOf(req);
     const bytes = await readBody(req, SMALL_BODY_LIMIT);
     if (bytes.length === 0) throw badRequest("empty_body", 'Name the link to remove in the body: the target as it was linked, e.g. {"image_digest": "sha256:…"}, or {"link_id": 12}.');
-    const which = parseOr422(linkRemoveBodySchema, parseJson(bytes), "body");
+    const json = parseJson(bytes);
+    const id = idOf(req);
+    const which = parseOr422(linkRemoveBodySchema, json, "body");
     const removed = await incidents.removeLink(id, which, author(req));
     res.json({ link: linkAnswer(removed) });
   });
