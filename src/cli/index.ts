@@ -3,6 +3,7 @@ import { CliError, EXIT } from "./client";
 import * as checkCommands from "./commands/check";
 import * as ecrCommands from "./commands/ecr";
 import * as exceptionsCommands from "./commands/exceptions";
+import * as incidentsCommands from "./commands/incidents";
 import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
@@ -22,6 +23,7 @@ const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
   exceptionsCommands,
   reevaluateCommands,
   ecrCommands,
+  incidentsCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {

@@ -8,6 +8,7 @@ import { html } from "./html";
 import { registerExceptions } from "./pages/exceptions";
 import { registerImageDetail } from "./pages/image-detail";
 import { registerImages } from "./pages/images";
+import { registerIncidents } from "./pages/incidents";
 import { registerOverview } from "./pages/overview";
 import { registerPolicy } from "./pages/policy";
 import { registerSignIn } from "./pages/sign-in";
@@ -66,6 +67,7 @@ export function uiRouter(deps: AppDependencies): Router {
   registerVulnerability(router, ui);
   registerPolicy(router, ui);
   registerExceptions(router, ui);
+  registerIncidents(router, ui);
 
   router.use("/ui", (req: Request, res: Response) => {
     sendPage(res, layout(viewContext(req), { title: "Not found" }, errorContent(404, "Not found", `There is no page at ${req.path}.`)), 404);

@@ -31,6 +31,10 @@ const COMMANDS: Array<{ args: string[]; client: boolean }> = [
   { args: ["reevaluate"], client: true },
   { args: ["ecr", "import"], client: true },
   { args: ["ecr", "sync"], client: true },
+  { args: ["incidents", "list"], client: true },
+  { args: ["incidents", "show"], client: true },
+  { args: ["incidents", "open"], client: true },
+  { args: ["incidents", "note"], client: true },
 ];
 
 beforeAll(() => {

@@ -12,6 +12,7 @@ import { requireUiScope, verifyCsrf } from "../session/middleware";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
 import { notice } from "../views/components";
 import { imagePage, type FindingQuery } from "../views/image-view";
+import { incidentMentions } from "../views/incident-view";
 import { layout } from "../views/layout";
 
 const FINDINGS_PAGE = 100;
@@ -43,7 +44,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     const image = await loadImage(ui, digest);
     const fq = parseFindingQuery(req);
     const reading = ui.deps.reading;
-    const [findings, reports, decisions, choices, exceptions] = await Promise.all([
+    const [findings, reports, decisions, choices, exceptions, incidents] = await Promise.all([
       reading.imageFindingsPage(digest, {
         severities: fq.severity ? [fq.severity] : undefined,
         kind: fq.kind,
@@ -56,6 +57,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
       reading.latestImageDecisions(digest),
       reading.unexceptedVulnerabilityIds(digest),
       ui.exceptions.list({ state: "active", imageDigest: digest }),
+      ui.deps.incidents.linkedTo({ imageDigest: digest, repository: image.repository }),
     ]);
     const grant = queryValue(req, "grant");
     const preselected = new Set(
@@ -81,7 +83,8 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
       values: extra.values as Record<string, string | undefined> | undefined,
       today: ui.deps.clock(),
     });
-    sendPage(res, layout(ctx, { title: image.repository ?? digest, section: "images", notices }, content), extra.status);
+    const withIncidents = html`${content}${incidentMentions(ctx, incidents, { image_digest: digest }, "this image")}`;
+    sendPage(res, layout(ctx, { title: image.repository ?? digest, section: "images", notices }, withIncidents), extra.status);
   };
 
   router.get("/ui/images/:digest", (req, res) => render(req, res));
