@@ -74,6 +74,22 @@ export interface LinkState {
   exception_vulnerability_id: string | null;
   exception_scope: string | null;
   exception_expires_at: Date | null;
+  /** Containers running now: of the image, of the repository's images, of images with the vulnerability, of the workload. */
+  running: number | null;
+  /** Of those, how many run an image that is not compliant now (non-compliant, stale, not scanned and denied). */
+  running_non_compliant: number | null;
+  /** workload: the statuses of the images its containers run now. */
+  workload_statuses: string[] | null;
+  /** violation: open or resolved, and what it was about. */
+  violation_state: string | null;
+  violation_status: string | null;
+  violation_opened_at: Date | null;
+  violation_resolved_at: Date | null;
+  violation_resolution: string | null;
+  violation_image_digest: string | null;
+  violation_workload: string | null;
+  /** violation: whether its container still runs. */
+  violation_still_running: boolean | null;
 }
 
 export type LinkWithState = LinkRow & LinkState;
@@ -230,13 +246,7 @@ export async function exceptionExists(q: Queryable, id: string): Promise<boolean
   return rows.length > 0;
 }
 
-/**
- * Whether the runtime violation exists: null when this database records no runtime violations (the runtime tables
- * arrive with a later migration), so the caller can say so instead of pretending the ID is unknown.
- */
-export async function violationExists(q: Queryable, id: string): Promise<boolean | null> {
-  const present = await q.query<{ present: boolean }>("SELECT to_regclass('public.runtime_violations') IS NOT NULL AS present");
-  if (!present.rows[0]!.present) return null;
+export async function violationExists(q: Queryable, id: string): Promise<boolean> {
   const { rows } = await q.query("SELECT 1 FROM runtime_violations WHERE id = $1::bigint", [id]);
   return rows.length > 0;
 }
@@ -244,7 +254,9 @@ export async function violationExists(q: Queryable, id: string): Promise<boolean
 /**
  * The incident's links with the current state of each item: an image's verdict; for a vulnerability or a repository,
  * the images whose current report has it (or that belong to it) and how many of those are not compliant; an
- * exception's state and scope. The same predicates as the current_findings view and the exceptions API.
+ * exception's state and scope; and what runs now (running_images): the containers of the image, of the repository,
+ * of images with the vulnerability, of the workload, and whether a violation's container still runs. The same
+ * predicates as the current_findings and running_images views and the exceptions API.
  */
 export async function listLinksWithState(q: Queryable, incidentId: number, now: Date): Promise<LinkWithState[]> {
   const { rows } = await q.query<LinkWithState>(
@@ -257,7 +269,15 @@ export async function listLinksWithState(q: Queryable, incidentId: number, now: 
        e.vulnerability_id AS exception_vulnerability_id,
        CASE WHEN e.id IS NULL THEN NULL
             ELSE concat_ws(' @ ', e.repository, e.image_digest) END AS exception_scope,
-       e.expires_at AS exception_expires_at
+       e.expires_at AS exception_expires_at,
+       coalesce(ri_img.running, rr.running, rv.running, rw.running) AS running,
+       coalesce(ri_img.non_compliant, rr.non_compliant, rv.non_compliant, rw.non_compliant) AS running_non_compliant,
+       rw.statuses AS workload_statuses,
+       CASE WHEN rvio.id IS NULL THEN NULL WHEN rvio.resolved_at IS NULL THEN 'open' ELSE 'resolved' END AS violation_state,
+       rvio.status AS violation_status, rvio.opened_at AS violation_opened_at, rvio.resolved_at AS violation_resolved_at,
+       rvio.resolution AS violation_resolution, rvio.image_digest AS violation_image_digest,
+       CASE WHEN rvio.id IS NULL THEN NULL ELSE concat_ws('/', rvio.cluster, rvio.namespace, rvio.kind, rvio.name, rvio.container) END AS violation_workload,
+       CASE WHEN rvio.id IS NULL THEN NULL ELSE wc.gone_at IS NULL END AS violation_still_running
      FROM incident_links l
      LEFT JOIN image_scans s ON s.image_digest = l.image_digest
      LEFT JOIN vulnerabilities v ON v.id = l.vulnerability_id
@@ -272,6 +292,26 @@ export async function listLinksWithState(q: Queryable, incidentId: number, now: 
        SELECT count(*)::int AS images, count(*) FILTER (WHERE NOT s3.is_compliant)::int AS non_compliant
        FROM image_scans s3 WHERE s3.repository = l.repository
      ) ri ON l.repository IS NOT NULL
+     LEFT JOIN LATERAL (
+       SELECT count(*)::int AS running, count(*) FILTER (WHERE r.is_compliant IS NOT TRUE)::int AS non_compliant
+       FROM running_images r WHERE r.image_digest = l.image_digest
+     ) ri_img ON l.image_digest IS NOT NULL
+     LEFT JOIN LATERAL (
+       SELECT count(*)::int AS running, count(*) FILTER (WHERE r.is_compliant IS NOT TRUE)::int AS non_compliant
+       FROM running_images r WHERE r.repository = l.repository
+     ) rr ON l.repository IS NOT NULL
+     LEFT JOIN LATERAL (
+       SELECT count(*)::int AS running, count(*) FILTER (WHERE r.is_compliant IS NOT TRUE)::int AS non_compliant
+       FROM running_images r
+       WHERE EXISTS (SELECT 1 FROM findings f2 WHERE f2.report_id = r.latest_report_id AND f2.vulnerability_id = l.vulnerability_id)
+     ) rv ON l.vulnerability_id IS NOT NULL
+     LEFT JOIN LATERAL (
+       SELECT count(*)::int AS running, count(*) FILTER (WHERE r.is_compliant IS NOT TRUE)::int AS non_compliant,
+              array_agg(DISTINCT r.status ORDER BY r.status) FILTER (WHERE r.status IS NOT NULL) AS statuses
+       FROM running_images r WHERE r.cluster = l.cluster AND r.namespace = l.namespace AND r.kind = l.kind AND r.name = l.name
+     ) rw ON l.cluster IS NOT NULL
+     LEFT JOIN runtime_violations rvio ON rvio.id = l.violation_id
+     LEFT JOIN workload_containers wc ON wc.id = rvio.workload_container_id
      WHERE l.incident_id = $1
      ORDER BY l.id`,
     [incidentId, now],

@@ -196,7 +196,7 @@ export const linkWithStateSchema = linkSchema.extend({
   current: z
     .object({
       known: z.boolean().describe("Whether the registry knows the item (a scanned image, a vulnerability in a stored report, a stored exception)."),
-      status: z.string().nullable().describe("image: its verdict status; exception: active, expired or revoked."),
+      status: z.string().nullable().describe("image: its verdict status; workload: running or not_running; violation: open or resolved; exception: active, expired or revoked."),
       is_compliant: z.boolean().nullable().describe("image: its current verdict."),
       repository: z.string().nullable().optional(),
       title: z.string().nullable().optional().describe("vulnerability: its title."),
@@ -205,6 +205,16 @@ export const linkWithStateSchema = linkSchema.extend({
       non_compliant_images: z.number().int().nullable().optional(),
       scope: z.string().nullable().optional().describe("exception: its scope."),
       expires_at: z.string().nullable().optional(),
+      running: z.number().int().nullable().optional().describe("Containers running now (running_images): of the image, of the repository's images, of images with the vulnerability, of the workload."),
+      running_non_compliant: z.number().int().nullable().optional().describe("Of those, how many run an image that is not compliant now."),
+      statuses: z.array(z.string()).optional().describe("workload: the statuses of the images its containers run now."),
+      image_status: z.string().nullable().optional().describe("violation: the image's status when it opened."),
+      image_digest: z.string().nullable().optional(),
+      workload: z.string().nullable().optional().describe("violation: cluster/namespace/kind/name/container."),
+      opened_at: z.string().nullable().optional(),
+      resolved_at: z.string().nullable().optional(),
+      resolution: z.string().nullable().optional(),
+      still_running: z.boolean().nullable().optional().describe("violation: whether its container still runs."),
     })
     .describe("What the linked item looks like now."),
 });

@@ -174,10 +174,7 @@ export class IncidentService {
     if (target.type === "exception" && !(await exceptionExists(tx, target.exceptionId)))
       throw invalid("unknown_link_target", `No exception ${target.exceptionId}.`, [{ path: `${path}.exception_id`, message: "no such exception" }]);
     if (target.type === "violation") {
-      const exists = await violationExists(tx, target.violationId);
-      if (exists === null)
-        throw invalid("unknown_link_target", "This registry records no runtime violations yet.", [{ path: `${path}.violation_id`, message: "runtime violations are not recorded" }]);
-      if (!exists)
+      if (!(await violationExists(tx, target.violationId)))
         throw invalid("unknown_link_target", `No runtime violation ${target.violationId}.`, [{ path: `${path}.violation_id`, message: "no such runtime violation" }]);
     }
     const link = await insertLink(tx, id, target, author, now);

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { IncidentService } from "../../src/incidents/incident-service";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { deploymentPods, podList } from "../support/pods";
 import { ALPINE, bearer, JUICE_SHOP, uploadFixture } from "./policy-support";
 
 let app: TestApp;
@@ -224,6 +225,51 @@ describe("when items are linked and unlinked", () => {
     expect((await app.http.delete(links).set(bearer(writer)).send({ link_id: "x" })).status).toBe(422);
     expect((await app.http.post(links).set(bearer(writer)).send({ image_digest: alpine, vulnerability_id: "CVE-2019-1549" })).status).toBe(422);
     expect((await app.http.post(links).set(bearer(writer)).send({ workload: { cluster: "prod", namespace: "shop" } })).status).toBe(422);
+    expect(await incidentRows()).toEqual(before);
+  });
+});
+
+describe("when the linked items run in a cluster", () => {
+  const inventory = (pods: unknown[]) =>
+    app.http.post("/v1/inventory").query({ cluster: "prod", namespace: "shop" }).set(bearer(app.adminToken)).send(podList(pods as Array<Record<string, unknown>>) as object).expect(200);
+
+  test("then each link says what runs now, a runtime violation can be linked, and when the workload is gone the incident shows it no longer runs", async () => {
+    await inventory(deploymentPods({ name: "juice", namespace: "shop", replicas: 2, containers: [{ name: "app", image: "docker.io/bkimminich/juice-shop:v10.2.0", digest: juice }] }));
+    const { rows } = await app.database.db.pool.query("SELECT id::text AS id FROM runtime_violations WHERE image_digest = $1 AND resolved_at IS NULL", [juice]);
+    expect(rows).toHaveLength(1);
+    const violation = rows[0].id as string;
+    const { body: created } = await open({
+      title: "juice-shop runs in prod",
+      severity: "CRITICAL",
+      links: [
+        { image_digest: juice },
+        { vulnerability_id: "CVE-2019-10744" },
+        { repository: "docker.io/bkimminich/juice-shop" },
+        { workload: { cluster: "prod", namespace: "shop", kind: "Deployment", name: "juice" } },
+        { violation_id: Number(violation) },
+      ],
+    });
+    const current = (type: string, detail = created) => detail.links.find((l: any) => l.type === type).current;
+    expect(current("image")).toMatchObject({ status: "non_compliant", running: 1, running_non_compliant: 1 });
+    expect(current("vulnerability")).toMatchObject({ running: 1, running_non_compliant: 1 });
+    expect(current("repository")).toMatchObject({ running: 1, running_non_compliant: 1 });
+    expect(current("workload")).toMatchObject({ known: true, status: "running", is_compliant: false, statuses: ["non_compliant"], running: 1 });
+    expect(current("violation")).toMatchObject({ known: true, status: "open", image_status: "non_compliant", image_digest: juice, workload: "prod/shop/Deployment/juice/app", still_running: true, resolved_at: null });
+
+    await inventory([]);
+    const after = (await get(created.id)).body;
+    expect(current("image", after)).toMatchObject({ status: "non_compliant", running: 0 });
+    expect(current("workload", after)).toMatchObject({ known: false, status: "not_running", running: 0 });
+    expect(current("violation", after)).toMatchObject({ status: "resolved", resolution: "container_gone", still_running: false });
+    expect(current("violation", after).resolved_at).not.toBeNull();
+  });
+
+  test("then linking a runtime violation that does not exist is a 422 and writes nothing", async () => {
+    const { body: created } = await open({ title: "violation refusal", severity: "LOW" });
+    const before = await incidentRows();
+    const res = await app.http.post(`/v1/incidents/${created.id}/links`).set(bearer(writer)).send({ violation_id: "999999" });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toEqual([{ path: "body.violation_id", message: "no such runtime violation" }]);
     expect(await incidentRows()).toEqual(before);
   });
 });

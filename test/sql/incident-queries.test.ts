@@ -8,6 +8,7 @@ import { ALPINE, bearer, JUICE_SHOP, uploadFixture } from "../http/policy-suppor
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
 import { createAnalystLogin, type AnalystLogin } from "./support/analyst-login";
+import { deploymentPods, podList } from "../support/pods";
 
 const DOC = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
 
@@ -55,6 +56,12 @@ beforeAll(async () => {
   // Juice Shop's lodash CVE (CRITICAL) and alpine's repository, plus an image never scanned.
   openCritical = await open({ title: "lodash everywhere", severity: "CRITICAL", links: [{ vulnerability_id: "CVE-2019-10744" }, { image_digest: unscanned }] });
   openHigh = await open({ title: "alpine base", severity: "HIGH", status: "investigating", links: [{ repository: "registry.example.com/team-a/alpine" }] });
+  // What runs: juice-shop (blocked) in prod/shop, alpine (compliant) in prod/base, and an image never scanned.
+  const pods = [
+    ...deploymentPods({ name: "juice", namespace: "shop", replicas: 2, containers: [{ name: "app", image: "docker.io/bkimminich/juice-shop:v10.2.0", digest: juice }] }),
+    ...deploymentPods({ name: "base", namespace: "base", replicas: 1, containers: [{ name: "alpine", image: "registry.example.com/team-a/alpine:3.10", digest: alpine }] }),
+  ];
+  await app.http.post("/v1/inventory").query({ cluster: "prod" }).set(bearer(app.adminToken)).send(podList(pods) as object).expect(200);
   analyst = await createAnalystLogin(app, "analyst_incidents");
 });
 
@@ -74,6 +81,18 @@ test("when an analyst asks for open incidents with what they concern, then each 
   ]);
   expect(rows[1]).toMatchObject({ title: "lodash everywhere", severity: "CRITICAL", status: "open", repository: "docker.io/bkimminich/juice-shop" });
   expect(Number(rows[1].critical_count)).toBeGreaterThan(0);
+});
+
+test("when an analyst asks for open incidents with the running workloads they concern, then each running container comes once per incident with its verdict now and every way it is concerned", async () => {
+  const workload = await open({ title: "shop workload", severity: "MEDIUM", links: [{ workload: { cluster: "prod", namespace: "shop", kind: "Deployment", name: "juice" } }, { image_digest: juice }] });
+  const q = namedQuery("open incidents with the running workloads they concern and those workloads' current verdicts");
+  const { rows } = await analyst.pool.query(q.sql, q.params);
+  expect(rows.map((r) => [Number(r.incident), r.via, `${r.cluster}/${r.namespace}/${r.kind}/${r.name}/${r.container}`, r.verdict, r.is_compliant])).toEqual([
+    [openCritical, "vulnerability CVE-2019-10744", "prod/shop/Deployment/juice/app", "non_compliant", false],
+    [openHigh, "repository registry.example.com/team-a/alpine", "prod/base/Deployment/base/alpine", "compliant", true],
+    [workload, "image, workload", "prod/shop/Deployment/juice/app", "non_compliant", false],
+  ]);
+  // The resolved incident c1 linked juice-shop too: it is not listed.
 });
 
 test("when an analyst asks for the mean time to resolve by severity, then it is the mean of resolved_at - opened_at, with the open ones counted", async () => {

@@ -6,6 +6,7 @@
 import { ALPINE, bearer, JUICE_SHOP, uploadFixture } from "../http/policy-support";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { BrowserSession, csrfOf } from "./browser-session";
+import { deploymentPods, podList } from "../support/pods";
 
 let app: TestApp;
 let writer: BrowserSession;
@@ -97,6 +98,19 @@ describe("when a security engineer works an incident in the dashboard", () => {
     const refused = await writer.post(`/ui/incidents/${id}`, { ...fields, title: " " });
     expect(refused.status).toBe(422);
     expect(refused.text).toContain("Please correct the form");
+  });
+
+  test("then the incident says where its image runs now, and that a linked workload no longer runs once it is gone", async () => {
+    const inventory = (pods: unknown[]) => app.http.post("/v1/inventory").query({ cluster: "prod" }).set(bearer(app.adminToken)).send(podList(pods as Array<Record<string, unknown>>) as object).expect(200);
+    await inventory(deploymentPods({ name: "juice", namespace: "shop", replicas: 1, containers: [{ name: "app", image: "docker.io/bkimminich/juice-shop:v10.2.0", digest: juice }] }));
+    const page = await writer.get(`/ui/incidents/${id}`);
+    expect(page.text).toContain("runs in 1 container now, <strong>1 not compliant</strong>");
+    await writer.post(`/ui/incidents/${id}/links`, { _csrf: csrfOf(page.text), link_type: "workload", link_value: "prod/shop/Deployment/juice" });
+    expect((await writer.get(`/ui/incidents/${id}`)).text).toMatch(/prod\/shop\/Deployment\/juice<\/code><\/td><td><span class="badge badge-non_compliant">/);
+    await inventory([]);
+    const after = await writer.get(`/ui/incidents/${id}`);
+    expect(after.text).toContain("not running now");
+    expect(after.text).toContain("not running anywhere now");
   });
 
   test("then the list filters by status tab and severity", async () => {

@@ -80,7 +80,7 @@ CREATE TABLE incident_links (
   namespace        text,
   kind             text,
   name             text,
-  violation_id     bigint,
+  violation_id     bigint      REFERENCES runtime_violations (id) ON DELETE CASCADE,
   exception_id     uuid        REFERENCES policy_exceptions (id),
   created_by       text        NOT NULL,
   created_at       timestamptz NOT NULL DEFAULT now(),
@@ -98,7 +98,7 @@ COMMENT ON COLUMN incident_links.cluster IS 'A linked workload: its cluster (wit
 COMMENT ON COLUMN incident_links.namespace IS 'A linked workload: its namespace.';
 COMMENT ON COLUMN incident_links.kind IS 'A linked workload: its kind (Deployment, StatefulSet, CronJob, Pod, …).';
 COMMENT ON COLUMN incident_links.name IS 'A linked workload: its name.';
-COMMENT ON COLUMN incident_links.violation_id IS 'A linked runtime violation (runtime_violations.id), or NULL. A plain number here: the foreign key is added by the migration that follows runtime_violations.';
+COMMENT ON COLUMN incident_links.violation_id IS 'A linked runtime violation (runtime_violations.id), or NULL. Should a violation ever be deleted, its link goes with it; the timeline keeps the entry.';
 COMMENT ON COLUMN incident_links.exception_id IS 'A linked exception (policy_exceptions.id), or NULL.';
 COMMENT ON COLUMN incident_links.created_by IS 'Name of the API token that added the link.';
 COMMENT ON COLUMN incident_links.created_at IS 'When the link was added.';

@@ -72,9 +72,10 @@ export function linkAnswer(l: LinkRow) {
 
 function linkStateAnswer(l: LinkWithState) {
   const t = targetOf(l);
+  const running = { running: l.running, running_non_compliant: l.running_non_compliant };
   switch (t.type) {
     case "image":
-      return { known: l.image_status !== null, status: l.image_status ?? "not_scanned", is_compliant: l.image_is_compliant, repository: l.image_repository };
+      return { known: l.image_status !== null, status: l.image_status ?? "not_scanned", is_compliant: l.image_is_compliant, repository: l.image_repository, ...running };
     case "vulnerability":
       return {
         known: l.vulnerability_title !== null || (l.images ?? 0) > 0,
@@ -84,13 +85,27 @@ function linkStateAnswer(l: LinkWithState) {
         severity: l.vulnerability_severity,
         images: l.images,
         non_compliant_images: l.non_compliant_images,
+        ...running,
       };
     case "repository":
-      return { known: (l.images ?? 0) > 0, status: null, is_compliant: null, images: l.images, non_compliant_images: l.non_compliant_images };
+      return { known: (l.images ?? 0) > 0, status: null, is_compliant: null, images: l.images, non_compliant_images: l.non_compliant_images, ...running };
+    case "workload":
+      return { known: (l.running ?? 0) > 0, status: (l.running ?? 0) > 0 ? "running" : "not_running", is_compliant: (l.running ?? 0) > 0 ? l.running_non_compliant === 0 : null, statuses: l.workload_statuses ?? [], ...running };
+    case "violation":
+      return {
+        known: l.violation_state !== null,
+        status: l.violation_state,
+        is_compliant: null,
+        image_status: l.violation_status,
+        image_digest: l.violation_image_digest,
+        workload: l.violation_workload,
+        opened_at: iso(l.violation_opened_at),
+        resolved_at: iso(l.violation_resolved_at),
+        resolution: l.violation_resolution,
+        still_running: l.violation_still_running,
+      };
     case "exception":
       return { known: l.exception_state !== null, status: l.exception_state, is_compliant: null, scope: l.exception_scope || "everywhere", expires_at: iso(l.exception_expires_at) };
-    default:
-      return { known: false, status: null, is_compliant: null };
   }
 }
 

@@ -148,20 +148,36 @@ function linkDescription(l: LinkWithState): SafeHtml {
   }
 }
 
+function runningNow(l: LinkWithState): Renderable {
+  if (l.running === null) return "";
+  if (l.running === 0) return html`<div class="muted small">not running anywhere now</div>`;
+  return html`<div class="small">runs in ${l.running} container${l.running === 1 ? "" : "s"} now${l.running_non_compliant ? html`, <strong>${l.running_non_compliant} not compliant</strong>` : ""}</div>`;
+}
+
 function linkState(l: LinkWithState): Renderable {
   const t = targetOf(l);
   switch (t.type) {
     case "image":
-      return l.image_status ? statusBadge(l.image_status) : statusBadge("not_scanned");
+      return html`${statusBadge(l.image_status ?? "not_scanned")}${runningNow(l)}`;
     case "vulnerability":
     case "repository":
-      return l.images
-        ? html`${l.images} image${l.images === 1 ? "" : "s"} now, ${l.non_compliant_images ?? 0} not compliant`
-        : html`<span class="muted">no image has it now</span>`;
+      return html`${
+        l.images ? html`${l.images} image${l.images === 1 ? "" : "s"} now, ${l.non_compliant_images ?? 0} not compliant` : html`<span class="muted">no image has it now</span>`
+      }${runningNow(l)}`;
+    case "workload":
+      return (l.running ?? 0) > 0
+        ? html`${(l.workload_statuses ?? []).map((st) => html`${statusBadge(st)} `)}${runningNow(l)}`
+        : html`<span class="muted">not running now</span>`;
+    case "violation":
+      return l.violation_state
+        ? html`<span class="badge ${l.violation_state === "open" ? "badge-non_compliant" : "badge-compliant"}">${l.violation_state === "open" ? "Open" : "Resolved"}</span>
+            <div class="small">${l.violation_workload ?? ""} ${l.violation_image_digest ? shortDigest(l.violation_image_digest) : ""}</div>
+            <div class="muted small">since ${time(l.violation_opened_at)}${l.violation_resolved_at ? html`, resolved ${time(l.violation_resolved_at)} (${l.violation_resolution ?? ""})` : ""}; ${
+              l.violation_still_running ? "still running" : "no longer running"
+            }</div>`
+        : html`<span class="muted">unknown</span>`;
     case "exception":
       return l.exception_state ? html`<span class="badge badge-exc-${l.exception_state}">${l.exception_state}</span> ${l.exception_scope || "everywhere"}` : html`<span class="muted">unknown</span>`;
-    default:
-      return html`<span class="muted">—</span>`;
   }
 }
 
