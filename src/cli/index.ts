@@ -1,9 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./client";
+import * as agentCommands from "./commands/agent";
 import * as checkCommands from "./commands/check";
 import * as ecrCommands from "./commands/ecr";
 import * as exceptionsCommands from "./commands/exceptions";
 import * as incidentsCommands from "./commands/incidents";
+import * as inventoryCommands from "./commands/inventory";
 import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
@@ -24,6 +26,8 @@ const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
   reevaluateCommands,
   ecrCommands,
   incidentsCommands,
+  inventoryCommands,
+  agentCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {

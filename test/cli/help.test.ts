@@ -35,6 +35,8 @@ const COMMANDS: Array<{ args: string[]; client: boolean }> = [
   { args: ["incidents", "show"], client: true },
   { args: ["incidents", "open"], client: true },
   { args: ["incidents", "note"], client: true },
+  { args: ["inventory", "push"], client: true },
+  { args: ["agent"], client: true },
 ];
 
 beforeAll(() => {

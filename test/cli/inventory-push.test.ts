@@ -1,0 +1,109 @@
+/**
+ * `scan-registry inventory push` as a process, against a loopback receiver that records what the registry gets
+ * (the same endpoint contract as POST /v1/inventory in PRODUCT.md).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { aPod } from "../support/fake-kubernetes-pods";
+import { assertBuilt, MAIN } from "../support/agent-process";
+import { startRecordingRegistry, type RecordingRegistry } from "../support/recording-registry";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string>, stdin?: string | Buffer): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.stdin.end(stdin ?? "");
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `kubectl get pods -A -o json` as kubectl prints it: a List-free PodList with every field of the Pods. */
+const kubectlOutput = {
+  apiVersion: "v1",
+  kind: "List",
+  metadata: { resourceVersion: "" },
+  items: [
+    { apiVersion: "v1", kind: "Pod", ...aPod({ namespace: "shop", name: "web-7d4b9c-abcde", image: "registry.example.com/shop/web:1.2", imageID: `registry.example.com/shop/web@sha256:${"a".repeat(64)}` }) },
+    { apiVersion: "v1", kind: "Pod", ...aPod({ namespace: "shop", name: "pending-1a2b3-ccccc", image: "registry.example.com/shop/next:2", imageID: null, phase: "Pending" }) },
+  ],
+};
+
+let registry: RecordingRegistry;
+let tmp: string;
+let env: Record<string, string>;
+beforeAll(async () => {
+  assertBuilt("cli/commands/inventory.js");
+  registry = await startRecordingRegistry();
+  env = { SCAN_REGISTRY_URL: registry.url, SCAN_REGISTRY_TOKEN: registry.token };
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-inventory-"));
+});
+afterAll(async () => {
+  await registry.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+beforeEach(() => {
+  registry.snapshots.length = 0;
+  registry.failWith = null;
+});
+
+test("when kubectl's output is piped in with -, then it is sent as it is (gzip) as a snapshot of the cluster and the answer is printed", async () => {
+  const run = await cli(["inventory", "push", "--cluster", "prod", "-"], env, JSON.stringify(kubectlOutput));
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe("cluster prod: 2 containers (2 running, 0 without a resolvable digest), 0 gone\nruntime violations: 0 opened, 0 resolved\n");
+  expect(registry.snapshots).toHaveLength(1);
+  expect(registry.snapshots[0]).toMatchObject({ cluster: "prod", namespace: null, contentEncoding: "gzip", authorization: `Bearer ${registry.token}` });
+  // Untouched: the registry validates and thins it, not the CLI.
+  expect(registry.snapshots[0]!.body).toEqual(kubectlOutput);
+});
+
+test("when a file is named with --namespace and --json, then that namespace's snapshot is sent and the API answer printed as JSON", async () => {
+  const file = path.join(tmp, "shop.json");
+  fs.writeFileSync(file, JSON.stringify(kubectlOutput));
+  const run = await cli(["inventory", "push", "--cluster", "prod", "--namespace", "shop", "--json", file], env);
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toEqual({ cluster: "prod", containers: 2, running: 2, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
+  expect(registry.snapshots[0]).toMatchObject({ cluster: "prod", namespace: "shop" });
+});
+
+test("when the registry refuses the snapshot, then it exits 2 with the problem's status, code and detail", async () => {
+  registry.failWith = 503;
+  const run = await cli(["inventory", "push", "--cluster", "prod", "-"], env, JSON.stringify(kubectlOutput));
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe("");
+  expect(run.stderr).toBe("error: POST /v1/inventory?cluster=prod failed: HTTP 503 (unavailable): The registry is not available.\n");
+});
+
+test.each([
+  [["inventory", "push", "--cluster", "Prod_1", "-"], "", /^error: --cluster must be lowercase letters/],
+  [["inventory", "push", "--cluster", "prod", "/nonexistent/pods.json"], "", /^error: cannot read \/nonexistent\/pods\.json: ENOENT\n$/],
+  [["inventory", "push", "--cluster", "prod", "-"], "", /^error: standard input is empty: expected a PodList \(kubectl get pods -A -o json\)\n$/],
+  [["inventory", "push", "-"], "{}", /required option '--cluster <name>' not specified/],
+])("when '%s' is run with bad input, then it exits 2 with a clear message and sends nothing", async (args, stdin, message) => {
+  const run = await cli(args, env, stdin);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toMatch(message);
+  expect(registry.snapshots).toEqual([]);
+});
+
+test("when the registry cannot be reached, then it exits 2 saying so", async () => {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await new Promise((r) => server.once("listening", r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  const run = await cli(["inventory", "push", "--cluster", "prod", "--url", `http://127.0.0.1:${port}`, "-"], env, JSON.stringify(kubectlOutput));
+  expect(run.code).toBe(2);
+  expect(run.stderr).toBe(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+});
