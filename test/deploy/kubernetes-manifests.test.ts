@@ -45,15 +45,15 @@ test.each(manifests.map((m) => [`${m.__file}: ${m.kind} ${m.metadata?.name}`, m]
 );
 
 test("when a manifest has a wrongly typed field, then the schema validation reports it with its path (the check can fail)", () => {
-  const { __file, ...deployment } = structuredClone(one("Deployment"));
+  const { __file, ...deployment } = structuredClone(one("Deployment", "scan-registry"));
   deployment.spec.replicas = "two";
   deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = "yes";
   expect(() => new (modelFor("apps/v1", "Deployment"))(deployment).validate()).toThrow(/replicas|readOnlyRootFilesystem/);
 });
 
-test("when the kustomization is applied, then it includes every manifest except the example Secret", () => {
+test("when the kustomization is applied, then it includes every manifest except the example Secret and the agent (applied per cluster)", () => {
   const kustomization = parseAllDocuments(fs.readFileSync(path.join(DIR, "kustomization.yaml"), "utf8"))[0]!.toJS() as Obj;
-  expect([...kustomization.resources].sort()).toEqual(files.filter((f) => f !== "kustomization.yaml" && f !== "secret.example.yaml").sort());
+  expect([...kustomization.resources].sort()).toEqual(files.filter((f) => !["kustomization.yaml", "secret.example.yaml", "agent.yaml"].includes(f)).sort());
   expect(kustomization.images).toEqual([expect.objectContaining({ name: "scan-registry" })]);
 });
 
@@ -116,20 +116,87 @@ test("when Kyverno calls the Service, then the NetworkPolicy admits the kyverno 
 test("when nodes are drained, then the PodDisruptionBudget keeps at least one of the two replicas", () => {
   const pdb = one("PodDisruptionBudget");
   expect(pdb.spec.minAvailable ?? 2 - pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
-  expect(pdb.spec.minAvailable ?? 2 - pdb.spec.maxUnavailable).toBeLessThan(one("Deployment").spec.replicas);
+  expect(pdb.spec.minAvailable ?? 2 - pdb.spec.maxUnavailable).toBeLessThan(one("Deployment", "scan-registry").spec.replicas);
 });
 
 test("when LOOKUP_AUTH=kubernetes is chosen, then the pods run as a ServiceAccount bound to system:auth-delegator for TokenReview", () => {
   const account = one("ServiceAccount", "scan-registry");
-  const binding = one("ClusterRoleBinding");
+  const binding = one("ClusterRoleBinding", "scan-registry-token-review");
   expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" });
   expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace }]);
-  expect(one("Deployment").spec.template.spec.serviceAccountName).toBe(account.metadata.name);
-  const lookupAuth = one("Deployment").spec.template.spec.containers[0].env.find((e: Obj) => e.name === "LOOKUP_AUTH");
+  expect(one("Deployment", "scan-registry").spec.template.spec.serviceAccountName).toBe(account.metadata.name);
+  const lookupAuth = one("Deployment", "scan-registry").spec.template.spec.containers[0].env.find((e: Obj) => e.name === "LOOKUP_AUTH");
   expect(["token", "kubernetes", "none"]).toContain(lookupAuth.value);
 });
 
 test("when the namespace is created, then every namespaced manifest lives in it", () => {
   const namespace = one("Namespace").metadata.name;
-  for (const m of manifests.filter((x) => !["Namespace", "ClusterRoleBinding"].includes(x.kind))) expect(m.metadata.namespace).toBe(namespace);
+  for (const m of manifests.filter((x) => !["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(x.kind))) expect(m.metadata.namespace).toBe(namespace);
+});
+
+describe("agent.yaml", () => {
+  const agentManifests = manifests.filter((m) => m.__file === "agent.yaml");
+  const agentOne = (kind: string, name: string): Obj => {
+    const found = agentManifests.filter((m) => m.kind === kind && m.metadata.name === name);
+    expect(found).toHaveLength(1);
+    return found[0]!;
+  };
+
+  test("when the agent's RBAC is read, then it may only read Pods, and list/patch namespaces through a separate, optional role", () => {
+    expect(agentManifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      "ClusterRole/scan-registry-agent",
+      "ClusterRole/scan-registry-agent-namespace-labels",
+      "ClusterRoleBinding/scan-registry-agent",
+      "ClusterRoleBinding/scan-registry-agent-namespace-labels",
+      "Deployment/scan-registry-agent",
+      "ServiceAccount/scan-registry-agent",
+    ]);
+    expect(agentOne("ClusterRole", "scan-registry-agent").rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }]);
+    expect(agentOne("ClusterRole", "scan-registry-agent-namespace-labels").rules).toEqual([{ apiGroups: [""], resources: ["namespaces"], verbs: ["list", "patch"] }]);
+    const account = agentOne("ServiceAccount", "scan-registry-agent");
+    for (const name of ["scan-registry-agent", "scan-registry-agent-namespace-labels"]) {
+      const binding = agentOne("ClusterRoleBinding", name);
+      expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name });
+      expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace }]);
+    }
+    // Nothing else anywhere: no wildcard, no secrets, no write on Pods.
+    const verbs = agentManifests.filter((m) => m.kind === "ClusterRole").flatMap((r) => r.rules.flatMap((rule: Obj) => rule.resources.flatMap((res: string) => rule.verbs.map((v: string) => `${res}:${v}`))));
+    expect(verbs.sort()).toEqual(["namespaces:list", "namespaces:patch", "pods:get", "pods:list", "pods:watch"]);
+  });
+
+  test("when the agent's Deployment runs, then it is one non-root replica with a read-only root filesystem, resources, its ServiceAccount and the registry token from a Secret", () => {
+    const deployment = agentOne("Deployment", "scan-registry-agent");
+    expect(deployment.spec.replicas).toBe(1);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe("scan-registry-agent");
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(deployment.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "scan-registry", "app.kubernetes.io/component": "agent" });
+    expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
+    const [c, ...others] = pod.containers;
+    expect(others).toEqual([]);
+    expect(c.command).toEqual(["node", "dist/main.js", "agent", "--cluster", "$(CLUSTER_NAME)", "--label-namespaces"]);
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(c.resources.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e]));
+    expect(env.CLUSTER_NAME.value).toMatch(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/);
+    expect(env.SCAN_REGISTRY_URL.value).toMatch(/^https?:\/\//);
+    expect(env.SCAN_REGISTRY_TOKEN.value).toBeUndefined();
+    expect(env.SCAN_REGISTRY_TOKEN.valueFrom.secretKeyRef).toEqual({ name: "scan-registry-agent", key: "token" });
+  });
+
+  test("when the agent runs in the registry's own cluster, then the NetworkPolicy admits the agent's Pods to the service port", () => {
+    const policy = one("NetworkPolicy");
+    const agentLabels = agentOne("Deployment", "scan-registry-agent").spec.template.metadata.labels;
+    const peer = policy.spec.ingress[0].from.find((p: Obj) => p.podSelector && !p.namespaceSelector);
+    expect(agentLabels).toMatchObject(peer.podSelector.matchLabels);
+    expect(peer.podSelector.matchLabels["app.kubernetes.io/component"]).toBe("agent");
+  });
 });

@@ -12,7 +12,8 @@ import { parseAllDocuments } from "yaml";
 import { readFixture, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
-import { admit, type AdmissionRequest, type Decision } from "./support/kyverno-cluster-policy";
+import { aPod } from "../support/fake-kubernetes-pods";
+import { admit, backgroundScan, type AdmissionRequest, type Decision, type ScanResult } from "./support/kyverno-cluster-policy";
 
 const KYVERNO_DIR = path.resolve(__dirname, "../../deploy/kyverno");
 const SERVICE_BASE = "http://scan-registry.scan-registry.svc:8080";
@@ -29,8 +30,12 @@ const documents: Obj[] = fs
       return { ...(d.toJS() as Obj), __file: f };
     }),
   );
-const clusterPolicies = documents.filter((d) => d.kind === "ClusterPolicy");
-const validatingPolicies = documents.filter((d) => d.kind === "ValidatingPolicy");
+/** Admission policies refuse Pods; the background Audit policies (admission disabled) report running Pods. */
+const isBackgroundAudit = (d: Obj) => d.spec.admission === false || d.spec.evaluation?.admission?.enabled === false;
+const clusterPolicies = documents.filter((d) => d.kind === "ClusterPolicy" && !isBackgroundAudit(d));
+const validatingPolicies = documents.filter((d) => d.kind === "ValidatingPolicy" && !isBackgroundAudit(d));
+const auditClusterPolicies = documents.filter((d) => d.kind === "ClusterPolicy" && isBackgroundAudit(d));
+const auditValidatingPolicies = documents.filter((d) => d.kind === "ValidatingPolicy" && isBackgroundAudit(d));
 const lookupSecret = documents.find((d) => d.kind === "Secret" && d.metadata.name === "scan-registry-lookup")!;
 
 let app: TestApp;
@@ -81,14 +86,15 @@ async function runClusterPolicy(policy: Obj, request: AdmissionRequest, token = 
   });
 }
 
-async function runValidatingPolicy(policy: Obj, request: AdmissionRequest, token = lookupToken): Promise<Decision> {
+async function runValidatingPolicy(policy: Obj, request: AdmissionRequest, token = lookupToken, background = false): Promise<Decision> {
   const excluded = policy.spec.matchConstraints.namespaceSelector?.matchExpressions?.some(
     (e: Obj) => e.key === "kubernetes.io/metadata.name" && e.operator === "NotIn" && e.values.includes(request.namespace),
   );
-  if (excluded) return { decision: "allow", message: "", requests: [] };
+  if (excluded) return { decision: background ? ("skip" as Decision["decision"]) : "allow", message: "", requests: [] };
   const input = {
     policy,
     request,
+    background,
     serviceBase: SERVICE_BASE,
     serviceUrl: app.service.url,
     kubernetesObjects: { "v1/secrets/kyverno/scan-registry-lookup": secretAsServed(token) },
@@ -109,9 +115,11 @@ const policies: Array<[string, Obj, (p: Obj, r: AdmissionRequest, token?: string
   ...validatingPolicies.map((p) => [`${p.__file} (ValidatingPolicy ${p.metadata.name})`, p, runValidatingPolicy] as [string, Obj, typeof runValidatingPolicy]),
 ];
 
-test("when deploy/kyverno is read, then it holds the per-image and batch ClusterPolicies and a CEL ValidatingPolicy, all failing closed", () => {
+test("when deploy/kyverno is read, then it holds the per-image and batch ClusterPolicies and a CEL ValidatingPolicy, all failing closed, and the two background audits", () => {
   expect(clusterPolicies.map((p) => p.metadata.name).sort()).toEqual(["scan-registry-compliant-images", "scan-registry-compliant-images-batch"]);
   expect(validatingPolicies.map((p) => p.apiVersion)).toEqual(["policies.kyverno.io/v1"]);
+  expect(auditClusterPolicies.map((p) => p.metadata.name)).toEqual(["scan-registry-running-images"]);
+  expect(auditValidatingPolicies.map((p) => [p.apiVersion, p.metadata.name])).toEqual([["policies.kyverno.io/v1", "scan-registry-running-images-cel"]]);
   for (const p of [...clusterPolicies, ...validatingPolicies]) expect(p.spec.failurePolicy).toBe("Fail");
   const perImage = clusterPolicies.find((p) => p.metadata.name === "scan-registry-compliant-images")!;
   const each = perImage.spec.rules[0].validate.foreach[0];
@@ -202,4 +210,111 @@ test("when the per-image policy asks, then it sends one GET per image with the i
   const juiceDigest = (readFixtureJson("juice-shop-v10.2.0.json").Metadata.RepoDigests[0] as string).split("@")[1]!;
   const byDigest = await runClusterPolicy(perImage, pod("team-c", { containers: [`bkimminich/juice-shop@${juiceDigest}`] }));
   expect(byDigest.decision).toBe("deny");
+});
+
+/**
+ * The background audits: run over existing Pods as Kyverno's reports controller runs them (no admission request),
+ * with Pods as the API server returns them, statuses included. What they check is what runs — the digests in
+ * status.*ContainerStatuses[].imageID — not what the spec names.
+ */
+describe("background audit of running digests", () => {
+  const juiceDigest = () => (readFixtureJson("juice-shop-v10.2.0.json").Metadata.RepoDigests[0] as string).split("@")[1]!;
+  const unknownDigest = fakeDigest("kyverno-running-unknown");
+  const running = (namespace: string, imageID: string | null, extra: { initImageID?: string; image?: string } = {}) =>
+    aPod({
+      namespace,
+      name: "web-5d8f9c-x2k4q",
+      image: extra.image ?? COMPLIANT,
+      imageID,
+      ...(extra.initImageID ? { initImage: { image: "registry.example.com/tools/init:1", imageID: extra.initImageID } } : {}),
+    });
+  const asPod = (pod: Obj) => ({ apiVersion: "v1", kind: "Pod", ...pod });
+
+  async function scanClusterPolicy(policy: Obj, pod: Obj, token = lookupToken): Promise<ScanResult> {
+    return backgroundScan(policy, asPod(pod), {
+      kubernetesApi(urlPath) {
+        if (urlPath !== SECRET_PATH) throw new Error(`the fake API server has nothing at ${urlPath}`);
+        return secretAsServed(token);
+      },
+      rewriteServiceUrl(url) {
+        expect(url.startsWith(SERVICE_BASE)).toBe(true);
+        return app.service.url + url.slice(SERVICE_BASE.length);
+      },
+    });
+  }
+  async function scanValidatingPolicy(policy: Obj, pod: Obj, token = lookupToken): Promise<ScanResult> {
+    const d = await runValidatingPolicy(policy, { namespace: pod.metadata.namespace, object: asPod(pod) }, token, true);
+    const result = ({ allow: "pass", deny: "fail", error: "error", skip: "skip" } as const)[d.decision as "allow" | "deny" | "error" | "skip"];
+    return { result, message: d.message, requests: d.requests };
+  }
+  const audits: Array<[string, Obj, (p: Obj, pod: Obj, token?: string) => Promise<ScanResult>]> = [
+    ...auditClusterPolicies.map((p) => [`${p.__file} (ClusterPolicy ${p.metadata.name})`, p, scanClusterPolicy] as [string, Obj, typeof scanClusterPolicy]),
+    ...auditValidatingPolicies.map((p) => [`${p.__file} (ValidatingPolicy ${p.metadata.name})`, p, scanValidatingPolicy] as [string, Obj, typeof scanValidatingPolicy]),
+  ];
+
+  test("when the audits are read, then they run in background scans only, as Audit, and never at admission", async () => {
+    for (const p of auditClusterPolicies) {
+      expect(p.spec).toMatchObject({ admission: false, background: true });
+      for (const rule of p.spec.rules) expect(rule.validate.failureAction).toBe("Audit");
+      // The admission webhook never evaluates it: no request, whatever the Pod.
+      expect(await runClusterPolicy(p, pod("team-a", { containers: [NON_COMPLIANT] }))).toEqual({ decision: "allow", message: "", requests: [] });
+    }
+    for (const p of auditValidatingPolicies) {
+      expect(p.spec.validationActions).toEqual(["Audit"]);
+      expect(p.spec.evaluation).toEqual({ admission: { enabled: false }, background: { enabled: true } });
+    }
+  });
+
+  describe.each(audits)("%s", (_name, policy, scan) => {
+    test("when a Pod runs the compliant digest (docker-pullable:// form), then it passes, and the scheme was stripped before asking", async () => {
+      const r = await scan(policy, running("team-a", `docker-pullable://registry.example.com:5000/team/alpine@${compliantDigest}`));
+      expect(r).toMatchObject({ result: "pass" });
+      expect(r.requests).toHaveLength(1);
+      expect(JSON.parse(r.requests[0]!.body!)).toEqual({ images: [`registry.example.com:5000/team/alpine@${compliantDigest}`], namespace: "team-a" });
+      expect(r.requests[0]!.headers.Authorization).toBe(`Bearer ${lookupToken}`);
+    });
+
+    test("when the spec names a compliant tag but the Pod runs another, non-compliant digest, then it fails naming the digest (what runs counts)", async () => {
+      const r = await scan(policy, running("team-a", `docker.io/bkimminich/juice-shop@${juiceDigest()}`));
+      expect(r.result).toBe("fail");
+      expect(r.message).toContain(`running images that would not be admitted now: docker.io/bkimminich/juice-shop@${juiceDigest()} (non_compliant: `);
+      expect(r.message).toMatch(/CRITICAL/);
+      expect(r.message).not.toContain(COMPLIANT);
+    });
+
+    test("when a Pod runs a digest never scanned, or reports only an image config ID, then it fails as not_scanned", async () => {
+      const unknown = await scan(policy, running("team-a", `docker.io/library/nginx@${unknownDigest}`));
+      expect(unknown.result).toBe("fail");
+      expect(unknown.message).toContain("not_scanned");
+      const configId = await scan(policy, running("team-a", `docker://${fakeDigest("kyverno-config-id")}`));
+      expect(configId.result).toBe("fail");
+      expect(JSON.parse(configId.requests[0]!.body!).images).toEqual([fakeDigest("kyverno-config-id")]);
+    });
+
+    test("when only an init container ran a non-compliant digest, then the Pod still fails", async () => {
+      const r = await scan(policy, running("team-a", `registry.example.com:5000/team/alpine@${compliantDigest}`, { initImageID: `docker.io/bkimminich/juice-shop@${juiceDigest()}` }));
+      expect(r.result).toBe("fail");
+      expect(r.message).toContain(juiceDigest());
+      expect(JSON.parse(r.requests[0]!.body!).images.sort()).toEqual([`docker.io/bkimminich/juice-shop@${juiceDigest()}`, `registry.example.com:5000/team/alpine@${compliantDigest}`].sort());
+    });
+
+    test("when a Pod is pending (no statuses) or still pulling (empty imageID), then it is skipped without a call", async () => {
+      for (const pending of [running("team-a", null), running("team-a", "")]) {
+        const r = await scan(policy, pending);
+        expect(r.result).toBe("skip");
+        expect(r.requests).toEqual([]);
+      }
+    });
+
+    test("when the lookup token is wrong, then the result is an error (401), not a pass", async () => {
+      const r = await scan(policy, running("team-a", `registry.example.com:5000/team/alpine@${compliantDigest}`), "sr_not_a_real_token_000000000000");
+      expect(r.result).toBe("error");
+      expect(r.message).toMatch(/401/);
+    });
+
+    test("when the Pod is in an excluded namespace, then it is skipped", async () => {
+      const r = await scan(policy, running("kube-system", `docker.io/library/nginx@${unknownDigest}`));
+      expect(r).toMatchObject({ result: "skip", requests: [] });
+    });
+  });
 });

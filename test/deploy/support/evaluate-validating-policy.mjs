@@ -2,8 +2,11 @@
 // with Kyverno's http, resource and base64 libraries backed by real HTTP calls to the test service and a fake
 // Kubernetes API. Runs as its own node process because @marcbachmann/cel-js is an ES module, which jest's CommonJS
 // runtime here cannot load. Input on stdin (JSON), output on stdout (JSON):
-//   in:  {policy, request: {operation, namespace, object}, serviceBase, serviceUrl, kubernetesObjects: {"v1/secrets/ns/name": {...}}}
-//   out: {decision: "allow"|"deny"|"error", message, requests: [{method, url, headers, body}]}
+//   in:  {policy, request: {operation, namespace, object}, background?, serviceBase, serviceUrl, kubernetesObjects: {"v1/secrets/ns/name": {...}}}
+//   out: {decision: "allow"|"deny"|"error"|"skip", message, requests: [{method, url, headers, body}]}
+// spec.matchConditions are evaluated first: one that is false skips the policy ("skip"). With background: true the
+// object is an existing resource seen by a background scan: there is no admission request (`request` is null), so a
+// policy that reads it fails here as it would in Kyverno's reports controller.
 import { Environment } from "@marcbachmann/cel-js";
 
 class HttpContext {
@@ -69,15 +72,23 @@ const context = {
   base64: new Base64Context(),
   object: input.request.object,
   oldObject: null,
-  request: { operation: input.request.operation, namespace: input.request.namespace },
+  request: input.background ? null : { operation: input.request.operation, namespace: input.request.namespace },
   variables: {},
 };
 
 let out;
 try {
-  for (const v of spec.variables ?? []) context.variables[v.name] = await env.evaluate(v.expression, context);
-  out = { decision: "allow", message: "" };
-  for (const validation of spec.validations) {
+  for (const condition of spec.matchConditions ?? []) {
+    const matched = await env.evaluate(condition.expression, context);
+    if (typeof matched !== "boolean") throw new Error(`matchCondition ${condition.name} is not a bool`);
+    if (!matched) {
+      out = { decision: "skip", message: `matchCondition ${condition.name} is false` };
+      break;
+    }
+  }
+  if (!out) for (const v of spec.variables ?? []) context.variables[v.name] = await env.evaluate(v.expression, context);
+  if (!out) out = { decision: "allow", message: "" };
+  if (out.decision === "allow") for (const validation of spec.validations) {
     const ok = await env.evaluate(validation.expression, context);
     if (typeof ok !== "boolean") throw new Error(`validation ${validation.expression} is not a bool`);
     if (!ok) {

@@ -1,21 +1,30 @@
 /**
  * Just enough of Kyverno's ClusterPolicy engine to run deploy/kyverno/*.yaml against the real service: match/exclude
- * on kind, operation and namespace; context `apiCall` entries (Kubernetes `urlPath` answered by a fake API server,
+ * on kind, operation and namespace; preconditions (evaluated before the context, as Kyverno 1.10+ loads context
+ * lazily); context `apiCall` entries (Kubernetes `urlPath` answered by a fake API server,
  * `service` calls sent over HTTP exactly as Kyverno builds them); `{{ }}` variable substitution; JMESPath (the
  * community implementation, as Kyverno uses, plus Kyverno's base64_decode); `deny.conditions` with the operators the
- * policies use; `foreach` with per-element context. Anything else in a policy makes it throw, so a policy cannot
+ * policies use; `foreach` with per-element context; background scans of existing resources (`backgroundScan`, the
+ * results a PolicyReport lists). Anything else in a policy makes it throw, so a policy cannot
  * silently use a feature this simulator ignores.
  */
 import { isDeepStrictEqual } from "node:util";
 import jmespath from "@jmespath-community/jmespath";
 
 jmespath.registerFunction("base64_decode", ([s]) => Buffer.from(String(s), "base64").toString("utf8"), [{ types: [jmespath.TYPE_STRING] }]);
+// Kyverno's regex_replace_all(regex, src, replace): Go's regexp.ReplaceAllString ($1 / ${1} expand the same way).
+jmespath.registerFunction(
+  "regex_replace_all",
+  ([re, src, replacement]) => String(src).replace(new RegExp(String(re), "g"), String(replacement).replace(/\$\{(\d+)\}/g, "$$$1")),
+  [{ types: [jmespath.TYPE_STRING] }, { types: [jmespath.TYPE_STRING, jmespath.TYPE_NUMBER] }, { types: [jmespath.TYPE_STRING, jmespath.TYPE_NUMBER] }],
+);
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = Record<string, any>;
 
 export interface AdmissionRequest {
-  operation: "CREATE" | "UPDATE" | "DELETE";
+  /** Absent in a background scan. */
+  operation?: "CREATE" | "UPDATE" | "DELETE";
   namespace: string;
   object: Obj;
 }
@@ -29,6 +38,13 @@ export interface SentRequest {
 
 export interface Decision {
   decision: "allow" | "deny" | "error";
+  message: string;
+  requests: SentRequest[];
+}
+
+/** One result of a background scan, as a PolicyReport lists it. */
+export interface ScanResult {
+  result: "pass" | "fail" | "error" | "skip";
   message: string;
   requests: SentRequest[];
 }
@@ -65,6 +81,12 @@ function condition(c: Obj, ctx: Obj): boolean {
       return isDeepStrictEqual(key, value);
     case "NotEquals":
       return !isDeepStrictEqual(key, value);
+    case "GreaterThan":
+    case "GreaterThanOrEquals":
+    case "LessThan": {
+      if (typeof key !== "number" || typeof value !== "number") throw new Error(`${c.operator} needs numbers, got ${JSON.stringify(key)} and ${JSON.stringify(value)}`);
+      return c.operator === "GreaterThan" ? key > value : c.operator === "LessThan" ? key < value : key >= value;
+    }
     default:
       throw new Error(`operator ${String(c.operator)} is not simulated: add it to test/deploy/support/kyverno-cluster-policy.ts`);
   }
@@ -111,41 +133,73 @@ async function loadContext(entries: Obj[] | undefined, ctx: Obj, env: Environmen
 function matches(rule: Obj, request: AdmissionRequest): boolean {
   const describes = (r: Obj) =>
     (!r.kinds || r.kinds.includes(request.object.kind ?? "Pod")) &&
-    (!r.operations || r.operations.includes(request.operation)) &&
+    (!r.operations || (request.operation !== undefined && r.operations.includes(request.operation))) &&
     (!r.namespaces || r.namespaces.includes(request.namespace));
   const matched = (rule.match?.any as Obj[] | undefined)?.some((m) => describes(m.resources)) ?? false;
   const excluded = (rule.exclude?.any as Obj[] | undefined)?.some((m) => describes(m.resources)) ?? false;
   return matched && !excluded;
 }
 
+type RuleOutcome = { outcome: "pass" | "fail" | "error" | "skip"; message: string };
+
+/** One rule on one resource: preconditions, context, then deny (or foreach/deny). */
+async function evaluateRule(rule: Obj, request: AdmissionRequest, env: Environment, sent: SentRequest[]): Promise<RuleOutcome> {
+  const validate = rule.validate as Obj;
+  if (!validate.deny && !validate.foreach) throw new Error("only deny and foreach/deny validations are simulated");
+  const ctx: Obj = { request: { operation: request.operation, namespace: request.namespace, object: request.object } };
+  try {
+    if (rule.preconditions && !conditionsHold(rule.preconditions, ctx)) return { outcome: "skip", message: "preconditions not met" };
+    await loadContext(rule.context, ctx, env, sent);
+    if (validate.deny && conditionsHold(validate.deny.conditions, ctx)) return { outcome: "fail", message: substitute(validate.message, ctx) };
+    for (const each of (validate.foreach as Obj[] | undefined) ?? []) {
+      const list = search(ctx, each.list) as Json[] | null;
+      for (const [index, element] of (list ?? []).entries()) {
+        const elementCtx: Obj = { ...ctx, element, elementIndex: index };
+        await loadContext(each.context, elementCtx, env, sent);
+        if (conditionsHold(each.deny.conditions, elementCtx)) return { outcome: "fail", message: substitute(validate.message, elementCtx) };
+      }
+    }
+    return { outcome: "pass", message: "" };
+  } catch (error) {
+    return { outcome: "error", message: (error as Error).message };
+  }
+}
+
 /** The decision Kyverno's admission webhook would return for this ClusterPolicy and request. */
 export async function admit(policy: Obj, request: AdmissionRequest, env: Environment): Promise<Decision> {
   if (policy.kind !== "ClusterPolicy") throw new Error(`not a ClusterPolicy: ${policy.kind}`);
   const sent: SentRequest[] = [];
+  // admission: false — the policy is never called by the admission webhook.
+  if (policy.spec.admission === false) return { decision: "allow", message: "", requests: sent };
   for (const rule of policy.spec.rules as Obj[]) {
     if (!matches(rule, request)) continue;
-    const validate = rule.validate as Obj;
-    if (validate.failureAction !== "Enforce") throw new Error("only Enforce rules are simulated");
-    if (!validate.deny && !validate.foreach) throw new Error("only deny and foreach/deny validations are simulated");
-    const ctx: Obj = { request: { operation: request.operation, namespace: request.namespace, object: request.object } };
-    try {
-      await loadContext(rule.context, ctx, env, sent);
-      if (validate.deny) {
-        if (conditionsHold(validate.deny.conditions, ctx)) return { decision: "deny", message: substitute(validate.message, ctx), requests: sent };
-      }
-      for (const each of (validate.foreach as Obj[] | undefined) ?? []) {
-        const list = search(ctx, each.list) as Json[] | null;
-        for (const [index, element] of (list ?? []).entries()) {
-          const elementCtx: Obj = { ...ctx, element, elementIndex: index };
-          await loadContext(each.context, elementCtx, env, sent);
-          if (conditionsHold(each.deny.conditions, elementCtx))
-            return { decision: "deny", message: substitute(validate.message, elementCtx), requests: sent };
-        }
-      }
-    } catch (error) {
-      // A rule error under Enforce blocks the request: the policies fail closed.
-      return { decision: "error", message: (error as Error).message, requests: sent };
-    }
+    if ((rule.validate as Obj).failureAction !== "Enforce") throw new Error("only Enforce rules are simulated at admission");
+    const { outcome, message } = await evaluateRule(rule, request, env, sent);
+    // A rule error under Enforce blocks the request: the policies fail closed.
+    if (outcome === "fail") return { decision: "deny", message, requests: sent };
+    if (outcome === "error") return { decision: "error", message, requests: sent };
   }
   return { decision: "allow", message: "", requests: sent };
+}
+
+/**
+ * What Kyverno's background scan (the reports controller) records for an existing resource: `fail` for a violated
+ * rule (whatever its failureAction: background scans never block), `error` when the rule could not be evaluated (an
+ * apiCall failed), `skip` when no rule matched or preconditions were not met, else `pass`. There is no admission
+ * request: no operation, and request.namespace is the resource's own.
+ */
+export async function backgroundScan(policy: Obj, resource: Obj, env: Environment): Promise<ScanResult> {
+  if (policy.kind !== "ClusterPolicy") throw new Error(`not a ClusterPolicy: ${policy.kind}`);
+  if (policy.spec.background === false) throw new Error(`${policy.metadata.name} has background: false: background scans never evaluate it`);
+  const sent: SentRequest[] = [];
+  const request: AdmissionRequest = { namespace: resource.metadata?.namespace ?? "", object: resource };
+  let result: ScanResult = { result: "skip", message: "no rule matched", requests: sent };
+  for (const rule of policy.spec.rules as Obj[]) {
+    if (!matches(rule, request)) continue;
+    const { outcome, message } = await evaluateRule(rule, request, env, sent);
+    if (outcome === "fail" || outcome === "error") return { result: outcome, message, requests: sent };
+    if (outcome === "pass") result = { result: "pass", message: "", requests: sent };
+    else if (result.result === "skip") result = { result: "skip", message, requests: sent };
+  }
+  return result;
 }
