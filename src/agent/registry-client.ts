@@ -20,9 +20,11 @@ export class RegistryError extends Error {
   }
 }
 
-/** The registry's answer to a snapshot (PRODUCT.md, Runtime). */
+/** The registry's answer to a snapshot (PRODUCT.md, Runtime; InventorySnapshotResult in /openapi.json). */
 export interface InventoryAnswer {
   cluster: string;
+  namespace?: string | null;
+  pods?: number;
   containers: number;
   running: number;
   gone: number;
@@ -48,11 +50,10 @@ export class RegistryClient {
     return this.options.url;
   }
 
-  /** POST /v1/inventory?cluster=… with the snapshot; the registry replaces what it knew of the cluster. */
-  async postInventory(cluster: string, body: PodListBody | Uint8Array, namespace?: string): Promise<InventoryAnswer> {
-    const query = new URLSearchParams({ cluster, ...(namespace ? { namespace } : {}) });
-    const raw = body instanceof Uint8Array ? body : Buffer.from(JSON.stringify(body));
-    const payload = await gzipAsync(raw);
+  /** POST /v1/inventory?cluster=…&source=agent with the snapshot; the registry replaces what it knew of the cluster. */
+  async postInventory(cluster: string, body: PodListBody): Promise<InventoryAnswer> {
+    const query = new URLSearchParams({ cluster, source: "agent" });
+    const payload = await gzipAsync(Buffer.from(JSON.stringify(body)));
     return (await this.call("POST", `/v1/inventory?${query}`, payload, { "Content-Type": "application/json", "Content-Encoding": "gzip" })) as InventoryAnswer;
   }
 

@@ -65,7 +65,7 @@ const INITIAL = ["kube-system/coredns-668d6-klmno", "shop/cart-5f6d7-fghij", "sh
 test("when the agent starts, then the initial list (paged) reaches the registry as one gzip PodList snapshot of the cluster, thinned", async () => {
   agent = startCliProcess(["agent", "--cluster", "prod", ...FAST], env());
   const first = await agent.waitFor("the first snapshot", () => registry.snapshots[0]);
-  expect(first).toMatchObject({ cluster: "prod", namespace: null, authorization: `Bearer ${registry.token}`, contentEncoding: "gzip", accepted: true });
+  expect(first).toMatchObject({ cluster: "prod", namespace: null, source: "agent", authorization: `Bearer ${registry.token}`, contentEncoding: "gzip", accepted: true });
   expect(first.body).toMatchObject({ apiVersion: "v1", kind: "PodList" });
   expect(names(first)).toEqual(INITIAL);
 

@@ -62,9 +62,9 @@ test("when kubectl's output is piped in with -, then it is sent as it is (gzip) 
   const run = await cli(["inventory", "push", "--cluster", "prod", "-"], env, JSON.stringify(kubectlOutput));
   expect(run.stderr).toBe("");
   expect(run.code).toBe(0);
-  expect(run.stdout).toBe("cluster prod: 2 containers (2 running, 0 without a resolvable digest), 0 gone\nruntime violations: 0 opened, 0 resolved\n");
+  expect(run.stdout).toBe("cluster prod: 2 pods, 2 containers (2 with a digest, 0 unresolved), 0 gone\nruntime violations: 0 opened, 0 resolved\n");
   expect(registry.snapshots).toHaveLength(1);
-  expect(registry.snapshots[0]).toMatchObject({ cluster: "prod", namespace: null, contentEncoding: "gzip", authorization: `Bearer ${registry.token}` });
+  expect(registry.snapshots[0]).toMatchObject({ cluster: "prod", namespace: null, source: null, contentEncoding: "gzip", authorization: `Bearer ${registry.token}` });
   // Untouched: the registry validates and thins it, not the CLI.
   expect(registry.snapshots[0]!.body).toEqual(kubectlOutput);
 });
@@ -74,7 +74,7 @@ test("when a file is named with --namespace and --json, then that namespace's sn
   fs.writeFileSync(file, JSON.stringify(kubectlOutput));
   const run = await cli(["inventory", "push", "--cluster", "prod", "--namespace", "shop", "--json", file], env);
   expect(run.code).toBe(0);
-  expect(JSON.parse(run.stdout)).toEqual({ cluster: "prod", containers: 2, running: 2, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
+  expect(JSON.parse(run.stdout)).toEqual({ cluster: "prod", namespace: "shop", pods: 2, containers: 2, running: 2, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
   expect(registry.snapshots[0]).toMatchObject({ cluster: "prod", namespace: "shop" });
 });
 

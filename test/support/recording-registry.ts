@@ -7,6 +7,7 @@ type Obj = Record<string, any>;
 export interface ReceivedSnapshot {
   cluster: string | null;
   namespace: string | null;
+  source: string | null;
   authorization: string | undefined;
   contentEncoding: string | undefined;
   body: Obj;
@@ -62,6 +63,7 @@ export async function startRecordingRegistry(token = "sr_agent_test_token_012345
         const snapshot: ReceivedSnapshot = {
           cluster: url.searchParams.get("cluster"),
           namespace: url.searchParams.get("namespace"),
+          source: url.searchParams.get("source"),
           authorization: req.headers.authorization,
           contentEncoding: req.headers["content-encoding"],
           body,
@@ -70,7 +72,7 @@ export async function startRecordingRegistry(token = "sr_agent_test_token_012345
         state.snapshots.push(snapshot);
         if (state.failWith !== null) return problem(res, state.failWith, "unavailable", "The registry is not available.");
         const containers = (body.items as Obj[]).flatMap((p) => p.spec?.containers ?? []).length;
-        return json(res, 200, { cluster: snapshot.cluster, containers, running: containers, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
+        return json(res, 200, { cluster: snapshot.cluster, namespace: snapshot.namespace, pods: (body.items as Obj[]).length, containers, running: containers, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
       }
       if (req.method === "GET" && url.pathname === "/v1/violations") {
         state.violationQueries.push(query);

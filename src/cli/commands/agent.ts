@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { CLUSTER_NAME_PATTERN } from "../../domain/workload";
 import { clientOptions, CliError, EXIT, withConnectionOptions } from "../client";
 
 /**
@@ -6,9 +7,6 @@ import { clientOptions, CliError, EXIT, withConnectionOptions } from "../client"
  * registry's inventory of that cluster current with full snapshots (src/agent/). Runs until SIGTERM or SIGINT, then
  * exits 0. The Kubernetes client is loaded only here, inside the action.
  */
-
-/** The registry's rule for cluster names (lowercase DNS-label-like, at most 63 characters). */
-const CLUSTER_NAME = /^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -21,7 +19,7 @@ export function durationMs(text: string, flag: string, minMs = 1): number {
 }
 
 export function checkClusterName(cluster: string): string {
-  if (!CLUSTER_NAME.test(cluster))
+  if (!CLUSTER_NAME_PATTERN.test(cluster))
     throw new CliError(`--cluster must be lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 63 characters (got ${JSON.stringify(cluster)})`);
   return cluster;
 }

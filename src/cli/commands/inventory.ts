@@ -4,9 +4,10 @@ import type { Command } from "commander";
 import { callApi, clientOptions, CliError, output, withConnectionOptions } from "../client";
 import { checkClusterName } from "./agent";
 
-/** The registry's answer to a snapshot (PRODUCT.md, Runtime). */
+/** The registry's answer to a snapshot (PRODUCT.md, Runtime; InventorySnapshotResult in /openapi.json). */
 interface InventoryAnswer {
   cluster: string;
+  pods?: number;
   containers: number;
   running: number;
   gone: number;
@@ -76,7 +77,7 @@ Examples:
     });
     output(opts, body, () =>
       [
-        `cluster ${body.cluster}${opts.namespace ? ` namespace ${opts.namespace}` : ""}: ${body.containers} containers (${body.running} running, ${body.unresolved} without a resolvable digest), ${body.gone} gone`,
+        `cluster ${body.cluster}${opts.namespace ? ` namespace ${opts.namespace}` : ""}: ${body.pods !== undefined ? `${body.pods} pods, ` : ""}${body.containers} containers (${body.running} with a digest, ${body.unresolved} unresolved), ${body.gone} gone`,
         `runtime violations: ${body.violations_opened} opened, ${body.violations_resolved} resolved`,
       ].join("\n"),
     );
