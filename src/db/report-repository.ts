@@ -112,18 +112,37 @@ export async function findRawReport(q: Queryable, reportId: string): Promise<Buf
   return rows[0]?.gzip_bytes ?? null;
 }
 
+/** A repository and tag to resolve to the digest that the newest stored report names for it. */
+export interface TagReference {
+  repository: string;
+  tag: string;
+}
+
+export function tagKey(ref: TagReference): string {
+  return `${ref.repository}:${ref.tag}`;
+}
+
 /**
- * The digest of the live report received last that names repository:tag: the receipt, not the scan time the report
- * claims, decides (a tag names what was uploaded last, as a registry's tag names what was pushed last).
+ * For each (repository, tag), the digest of the live report received last that names it (the scan_report_images tags
+ * GIN index), in one statement for the whole list: the receipt, not the scan time the report claims, decides (a tag
+ * names what was uploaded last, as a registry's tag names what was pushed last). Tags no stored report names are
+ * absent from the map (keyed by tagKey).
  */
-export async function findLatestDigestForTag(q: Queryable, repository: string, tag: string): Promise<string | null> {
-  const { rows } = await q.query<{ image_digest: string }>(
-    `SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
-     WHERE i.repository = $1 AND i.tags @> ARRAY[$2]::text[] AND r.deleted_at IS NULL
-     ORDER BY i.received_at DESC, r.received_at DESC LIMIT 1`,
-    [repository, tag],
+export async function findLatestDigestsForTags(q: Queryable, refs: readonly TagReference[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (refs.length === 0) return found;
+  const { rows } = await q.query<{ repository: string; tag: string; image_digest: string }>(
+    `SELECT t.repository, t.tag, m.image_digest
+     FROM unnest($1::text[], $2::text[]) AS t(repository, tag)
+     CROSS JOIN LATERAL (
+       SELECT i.image_digest FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id
+       WHERE i.repository = t.repository AND i.tags @> ARRAY[t.tag] AND r.deleted_at IS NULL
+       ORDER BY i.received_at DESC, r.received_at DESC LIMIT 1
+     ) m`,
+    [refs.map((r) => r.repository), refs.map((r) => r.tag)],
   );
-  return rows[0]?.image_digest ?? null;
+  for (const row of rows) found.set(tagKey(row), row.image_digest);
+  return found;
 }
 
 /** A report an image has had, as its history lists it (API and dashboard alike). */

@@ -1,8 +1,8 @@
 import type { Pool } from "pg";
-import { findImageScan, type ImageScanRow } from "../db/image-scan-repository";
+import { findImageScans, type ImageScanRow } from "../db/image-scan-repository";
 import { loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
 import { inTransaction, tryLockPolicyShared } from "../db/queryable";
-import { findLatestDigestForTag } from "../db/report-repository";
+import { findLatestDigestsForTags, tagKey } from "../db/report-repository";
 import { badRequest } from "../domain/errors";
 import { evaluateCompliance, summaryReason } from "../domain/evaluate-compliance";
 import { formatImageReference, isDigest, parseImageReference } from "../domain/image-reference";
@@ -71,6 +71,33 @@ function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Dat
   };
 }
 
+type TagTarget = { registry: string; path: string; repository: string; tag: string };
+type Target = { digest: string } | TagTarget;
+interface TagResolution {
+  digest: string | null;
+  failure?: string;
+}
+
+/** A digest, or a reference with a digest or a tag; a malformed one is a 400. */
+function toTarget(image: string): Target {
+  if (isDigest(image)) return { digest: image };
+  const ref = parseImageReference(image);
+  if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
+  if (ref.digest) return { digest: ref.digest };
+  return { registry: ref.registry, path: ref.path, repository: ref.repository, tag: ref.tag ?? "latest" };
+}
+
+/** The not-scanned answer for a tag that resolves to no digest, saying why. */
+function unresolvedAnswer(t: TagTarget, failure: string | undefined, policy: PolicyVersion, now: Date): ComplianceAnswer {
+  const answer = notScannedAnswer(null, policy, now);
+  const name = formatImageReference({ registry: t.registry, path: t.path, repository: t.repository, tag: t.tag, digest: null });
+  answer.reason = failure
+    ? `the tag of ${name} could not be resolved: ${failure}; pass a digest`
+    : `no scan report names ${name}; pass a digest or upload a report for this tag`;
+  (answer.reasons[0] as Reason).message = answer.reason;
+  return answer;
+}
+
 function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
   return { answer, bytes: Buffer.from(JSON.stringify(answer)), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
 }
@@ -88,8 +115,7 @@ export class ComplianceLookup {
   async byDigest(digest: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
     const now = this.deps.clock();
-    const nowMs = now.getTime();
-    const result = this.deps.cache.get(digest, nowMs) ?? (await this.loadOnce(digest, now));
+    const result = this.deps.cache.get(digest, now.getTime()) ?? (await this.loadOnce([digest], now))[0]!;
     this.record(result.answer, ctx, now);
     return result;
   }
@@ -104,93 +130,147 @@ export class ComplianceLookup {
 
   /** A reference with a digest, or a tag that a stored report (or a tag resolver) names. */
   async byReference(reference: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
-    const ref = parseImageReference(reference);
-    if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
+    const target = toTarget(reference);
     const imageRef = ctx.imageRef ?? reference;
-    if (ref.digest) return this.byDigest(ref.digest, { ...ctx, imageRef });
-    const { digest, failure } = await this.resolveTag(ref.registry, ref.path, ref.repository, ref.tag ?? "latest");
-    if (digest) return this.byDigest(digest, { ...ctx, imageRef });
+    if ("digest" in target) return this.byDigest(target.digest, { ...ctx, imageRef });
+    const [resolution] = await this.resolveTags([target]);
+    if (resolution!.digest) return this.byDigest(resolution!.digest, { ...ctx, imageRef });
     const now = this.deps.clock();
-    const answer = notScannedAnswer(null, await this.deps.policyCache.get(now.getTime()), now);
-    answer.reason = failure
-      ? `the tag of ${formatImageReference(ref)} could not be resolved: ${failure}; pass a digest`
-      : `no scan report names ${formatImageReference(ref)}; pass a digest or upload a report for this tag`;
-    (answer.reasons[0] as Reason).message = answer.reason;
+    const answer = unresolvedAnswer(target, resolution!.failure, await this.deps.policyCache.get(now.getTime()), now);
     this.record(answer, { ...ctx, imageRef }, now);
     return cached(answer, null, now.getTime());
   }
 
+  /**
+   * One answer per image, in the order asked (duplicates answered and recorded each time). Every reference is checked
+   * before anything is looked up or recorded; tags are resolved with one statement, and the digests the cache does
+   * not hold are read with one statement (and expired verdicts re-evaluated in one transaction).
+   */
   async batch(images: readonly string[], ctx: LookupContext = {}): Promise<BatchAnswer> {
-    const results = await Promise.all(
-      images.map(async (image) => {
-        const { answer } = isDigest(image)
-          ? await this.byDigest(image, { ...ctx, imageRef: image })
-          : await this.byReference(image, { ...ctx, imageRef: image });
-        return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };
-      }),
-    );
+    const targets = images.map(toTarget);
+    const tags = targets.filter((t): t is TagTarget => !("digest" in t));
+    const resolutions = new Map<string, TagResolution>();
+    if (tags.length > 0) {
+      const distinct = [...new Map(tags.map((t) => [tagKey(t), t])).values()];
+      const resolved = await this.resolveTags(distinct);
+      distinct.forEach((t, i) => resolutions.set(tagKey(t), resolved[i]!));
+    }
+    const digestOf = (t: Target): string | null => ("digest" in t ? t.digest : (resolutions.get(tagKey(t))!.digest ?? null));
+
+    const now = this.deps.clock();
+    const nowMs = now.getTime();
+    const answers = new Map<string, CachedAnswer>();
+    const missing: string[] = [];
+    for (const t of targets) {
+      const digest = digestOf(t);
+      if (digest === null || answers.has(digest) || missing.includes(digest)) continue;
+      const hit = this.deps.cache.get(digest, nowMs);
+      if (hit) answers.set(digest, hit);
+      else missing.push(digest);
+    }
+    if (missing.length > 0) (await this.loadOnce(missing, now)).forEach((answer, i) => answers.set(missing[i]!, answer));
+    const policy = tags.length > 0 ? await this.deps.policyCache.get(nowMs) : null;
+
+    const results = targets.map((t, i) => {
+      const image = images[i]!;
+      const digest = digestOf(t);
+      const answer = digest !== null ? answers.get(digest)!.answer : unresolvedAnswer(t as TagTarget, resolutions.get(tagKey(t as TagTarget))!.failure, policy!, now);
+      this.record(answer, { ...ctx, imageRef: image }, now);
+      return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };
+    });
     return { allowed: results.every((r) => r.is_compliant), results };
   }
 
-  private async resolveTag(registry: string, path: string, repository: string, tag: string): Promise<{ digest: string | null; failure?: string }> {
-    const stored = await findLatestDigestForTag(this.deps.pool, repository, tag);
-    if (stored) return { digest: stored };
-    for (const resolver of this.deps.tagResolvers ?? []) {
-      // A resolver that cannot answer (ECR down, throttled) must not turn an admission lookup into a 5xx.
-      const digest = await resolver({ registry, path, repository, tag }).catch((error: Error) => ({ failure: error.message }));
-      if (typeof digest === "string") return { digest };
-      if (digest) return { digest: null, failure: digest.failure };
-    }
-    return { digest: null };
-  }
-
-  /** Concurrent misses for one digest (a Deployment's Pods arriving together) share one load. */
-  private loadOnce(digest: string, now: Date): Promise<CachedAnswer> {
-    let loading = this.loading.get(digest);
-    if (!loading) {
-      loading = this.load(digest, now).finally(() => this.loading.delete(digest));
-      this.loading.set(digest, loading);
-    }
-    return loading;
-  }
-
-  private async load(digest: string, now: Date): Promise<CachedAnswer> {
-    const generation = this.deps.cache.generation;
-    const nowMs = now.getTime();
-    this.deps.cache.misses++;
-    let row = await findImageScan(this.deps.pool, digest);
-    if (row && row.valid_until && row.valid_until.getTime() <= nowMs) row = await this.reevaluate(row, now);
-    const result = row
-      ? cached(toAnswer(row), row.valid_until, nowMs)
-      : cached(notScannedAnswer(digest, await this.deps.policyCache.get(nowMs), now), null, nowMs);
-    this.deps.cache.set(digest, result, generation);
-    return result;
+  /** Each tag's digest from the stored reports (one statement for all), else from the tag resolvers, in order. */
+  private async resolveTags(tags: readonly TagTarget[]): Promise<TagResolution[]> {
+    const stored = await findLatestDigestsForTags(this.deps.pool, tags);
+    return Promise.all(
+      tags.map(async (t): Promise<TagResolution> => {
+        const digest = stored.get(tagKey(t));
+        if (digest) return { digest };
+        for (const resolver of this.deps.tagResolvers ?? []) {
+          // A resolver that cannot answer (ECR down, throttled) must not turn an admission lookup into a 5xx.
+          const found = await resolver(t).catch((error: Error) => ({ failure: error.message }));
+          if (typeof found === "string") return { digest: found };
+          if (found) return { digest: null, failure: found.failure };
+        }
+        return { digest: null };
+      }),
+    );
   }
 
   /**
-   * The verdict ran out (an exception expired, the scan went stale): evaluate again now and store it. A policy
-   * change in progress holds the policy lock exclusively for seconds and rewrites every verdict itself; admission
-   * must not wait for it (nor hold a lookup connection meanwhile), so then the verdict under the policy still in
-   * force is computed without being stored.
+   * The answers for digests the cache did not hold, in order. Concurrent misses for one digest (a Deployment's Pods
+   * arriving together) share one load; the digests nobody is loading yet are read together.
    */
-  private async reevaluate(row: ImageScanRow, now: Date): Promise<ImageScanRow | null> {
-    const digest = row.image_digest;
-    return inTransaction(this.deps.pool, async (tx) => {
+  private loadOnce(digests: readonly string[], now: Date): Promise<CachedAnswer[]> {
+    const fresh = digests.filter((d) => !this.loading.has(d));
+    if (fresh.length > 0) {
+      const batch = this.load(fresh, now);
+      batch.catch(() => undefined); // observed through each digest's promise below
+      const done = batch.then(
+        () => undefined,
+        () => undefined,
+      );
+      for (const digest of fresh) {
+        const one = batch.then((answers) => answers.get(digest)!);
+        this.loading.set(digest, one);
+        void done.then(() => {
+          if (this.loading.get(digest) === one) this.loading.delete(digest);
+        });
+      }
+    }
+    return Promise.all(digests.map((d) => this.loading.get(d)!));
+  }
+
+  private async load(digests: readonly string[], now: Date): Promise<Map<string, CachedAnswer>> {
+    const generation = this.deps.cache.generation;
+    const nowMs = now.getTime();
+    this.deps.cache.misses += digests.length;
+    const rows = new Map<string, ImageScanRow | null>((await findImageScans(this.deps.pool, digests)).map((r) => [r.image_digest, r]));
+    const expired = [...rows.values()].filter((r): r is ImageScanRow => r !== null && r.valid_until !== null && r.valid_until.getTime() <= nowMs);
+    if (expired.length > 0) for (const [digest, row] of await this.reevaluate(expired, now)) rows.set(digest, row);
+    const answers = new Map<string, CachedAnswer>();
+    let policy: PolicyVersion | undefined;
+    for (const digest of digests) {
+      const row = rows.get(digest);
+      const result = row
+        ? cached(toAnswer(row), row.valid_until, nowMs)
+        : cached(notScannedAnswer(digest, (policy ??= await this.deps.policyCache.get(nowMs)), now), null, nowMs);
+      this.deps.cache.set(digest, result, generation);
+      answers.set(digest, result);
+    }
+    return answers;
+  }
+
+  /**
+   * The verdicts ran out (an exception expired, the scan went stale): evaluate again now and store them. A policy
+   * change in progress holds the policy lock exclusively for seconds and rewrites every verdict itself; admission
+   * must not wait for it (nor hold a lookup connection meanwhile), so then the verdicts under the policy still in
+   * force are computed without being stored. An image deleted meanwhile maps to null.
+   */
+  private async reevaluate(rows: readonly ImageScanRow[], now: Date): Promise<Map<string, ImageScanRow | null>> {
+    const digests = rows.map((r) => r.image_digest);
+    const fresh = new Map<string, ImageScanRow | null>(digests.map((d) => [d, null]));
+    await inTransaction(this.deps.pool, async (tx) => {
       const locked = await tryLockPolicyShared(tx);
       const policy = await loadActivePolicy(tx);
       const exceptions = await loadExceptionsInForce(tx, now);
       if (locked) {
-        await reevaluateImages(tx, { digests: [digest] }, policy, exceptions, now, this.deps.transactionHooks && { hooks: this.deps.transactionHooks, cause: "expiry" });
-        return findImageScan(tx, digest);
+        await reevaluateImages(tx, { digests }, policy, exceptions, now, this.deps.transactionHooks && { hooks: this.deps.transactionHooks, cause: "expiry" });
+        for (const row of await findImageScans(tx, digests)) fresh.set(row.image_digest, row);
+        return;
       }
-      let fresh = null as ImageScanRow | null;
-      await evaluateImages(tx, { digests: [digest] }, policy, exceptions, now, async ([image]) => {
-        if (!image) return;
-        const { verdict } = image;
-        fresh = { ...row, is_compliant: verdict.isCompliant, status: verdict.status, reasons: verdict.reasons, valid_until: verdict.validUntil, policy_version: policy.version, evaluated_at: now };
+      const before = new Map(rows.map((r) => [r.image_digest, r]));
+      await evaluateImages(tx, { digests }, policy, exceptions, now, async (batch) => {
+        for (const { imageDigest, verdict } of batch) {
+          const row = before.get(imageDigest);
+          if (!row) continue;
+          fresh.set(imageDigest, { ...row, is_compliant: verdict.isCompliant, status: verdict.status, reasons: verdict.reasons, valid_until: verdict.validUntil, policy_version: policy.version, evaluated_at: now });
+        }
       });
-      return fresh;
     });
+    return fresh;
   }
 
   private record(answer: ComplianceAnswer, ctx: LookupContext, now: Date): void {
