@@ -31,8 +31,17 @@ export interface ImageScanRow {
   first_seen_at: Date;
 }
 
+/**
+ * The columns of an image_scans row as the API and the lookup answer them. Re-evaluation rewrites only the rows whose
+ * verdict changed, and every policy change re-evaluates every image in the transaction that creates the version, so
+ * a stored verdict also holds under every later version: the answer names the version in force and, as the time it
+ * was last evaluated, the later of its own evaluation and that version's creation. (Uncorrelated subqueries: the
+ * planner runs each once per statement, through the primary key of policy_versions.)
+ */
 const IMAGE_SCAN_COLUMNS = `image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons,
-  policy_version, evaluated_at, valid_until, critical_count, high_count, medium_count, low_count, unknown_count,
+  GREATEST(policy_version, (SELECT max(version) FROM policy_versions)) AS policy_version,
+  GREATEST(evaluated_at, (SELECT created_at FROM policy_versions ORDER BY version DESC LIMIT 1)) AS evaluated_at,
+  valid_until, critical_count, high_count, medium_count, low_count, unknown_count,
   fixable_count, secret_count, misconfiguration_count, first_seen_at`;
 
 export async function findImageScan(q: Queryable, digest: string): Promise<ImageScanRow | null> {
@@ -189,9 +198,16 @@ export interface EvaluationRow {
   image_digest: string;
   repository: string | null;
   scanned_at: Date | null;
+  latest_report_id: string | null;
   is_compliant: boolean;
   status: Verdict["status"];
   evaluation_input: unknown;
+}
+
+function scopeFilter(scope: ImageScanScope, param: number): { sql: string; value?: unknown } {
+  if ("digests" in scope) return { sql: `AND s.image_digest = ANY($${param}::text[])`, value: scope.digests };
+  if ("expiredAt" in scope) return { sql: `AND s.valid_until IS NOT NULL AND s.valid_until <= $${param}`, value: scope.expiredAt };
+  return { sql: "" };
 }
 
 /**
@@ -199,23 +215,36 @@ export interface EvaluationRow {
  * report's evaluation input: re-evaluation never reads the findings table.
  */
 export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after: string, limit: number) {
-  const filter =
-    "digests" in scope ? "AND s.image_digest = ANY($3::text[])" : "expiredAt" in scope ? "AND s.valid_until IS NOT NULL AND s.valid_until <= $3" : "";
-  const params: unknown[] = [after, limit];
-  if ("digests" in scope) params.push(scope.digests);
-  else if ("expiredAt" in scope) params.push(scope.expiredAt);
+  const filter = scopeFilter(scope, 3);
   return q.query<EvaluationRow>(
-    `SELECT s.image_digest, s.repository, s.scanned_at, s.is_compliant, s.status, r.evaluation_input
+    `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, r.evaluation_input
      FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
-     WHERE s.image_digest > $1 ${filter}
+     WHERE s.image_digest > $1 ${filter.sql}
      ORDER BY s.image_digest LIMIT $2`,
-    params,
+    filter.value === undefined ? [after, limit] : [after, limit, filter.value],
   );
 }
 
 /**
- * Writes a batch of verdicts (digest order, as selectEvaluationBatch read them) with one UPDATE (UNNEST); every row
- * gets the policy version and evaluation time. Returns the digests rewritten (an image deleted meanwhile is not).
+ * The reports that are the current report of more than one image in scope: only their images can share an
+ * evaluation, so only their verdicts are worth remembering during a run. One aggregate over image_scans.
+ */
+export async function findSharedReports(q: Queryable, scope: ImageScanScope): Promise<Set<string>> {
+  const filter = scopeFilter(scope, 1);
+  const { rows } = await q.query<{ report_id: string }>(
+    `SELECT s.latest_report_id AS report_id FROM image_scans s
+     WHERE s.latest_report_id IS NOT NULL ${filter.sql}
+     GROUP BY s.latest_report_id HAVING count(*) > 1`,
+    filter.value === undefined ? [] : [filter.value],
+  );
+  return new Set(rows.map((r) => r.report_id));
+}
+
+/**
+ * Writes a batch of verdicts (digest order, as selectEvaluationBatch read them) with one UPDATE (UNNEST) to the rows
+ * whose verdict differs from the stored one (is_compliant, status, reasons, valid_until IS DISTINCT FROM): an
+ * unchanged row is not rewritten, so it keeps its policy_version and evaluated_at (the answers name the version in
+ * force, see IMAGE_SCAN_COLUMNS) and costs no dead tuple, WAL or index work. Returns the digests rewritten.
  */
 export async function updateVerdictBatch(
   q: Queryable,
@@ -233,6 +262,7 @@ export async function updateVerdictBatch(
        -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
        -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
        AND s.image_digest BETWEEN $8 AND $9
+       AND (s.is_compliant, s.status, s.reasons, s.valid_until) IS DISTINCT FROM (u.is_compliant, u.status, u.reasons, u.valid_until)
      RETURNING s.image_digest`,
     [
       batch.map((b) => b.imageDigest),

@@ -1,5 +1,5 @@
 import { notifyVerdictsChanged } from "../db/change-channels";
-import { selectEvaluationBatch, updateVerdictBatch, type ImageScanScope } from "../db/image-scan-repository";
+import { findSharedReports, selectEvaluationBatch, updateVerdictBatch, type EvaluationRow, type ImageScanScope } from "../db/image-scan-repository";
 import type { Queryable } from "../db/queryable";
 import { evaluateCompliance } from "../domain/evaluate-compliance";
 import { parseEvaluationInput } from "../domain/evaluation-input";
@@ -14,7 +14,7 @@ export type ReevaluationScope = ImageScanScope;
 
 export interface ReevaluationResult {
   evaluated: number;
-  /** Digests whose row was rewritten (every image in scope that still exists). */
+  /** Digests whose row was rewritten: the verdict (is_compliant, status, reasons or valid_until) differs from before. */
   changed: string[];
   /** Images whose answer changed: is_compliant or status differ from what they were before. */
   verdictsChanged: number;
@@ -28,10 +28,21 @@ export interface EvaluatedImage {
 }
 
 const BATCH = 5000;
+const NO_REPOSITORY = "\u0001";
+
+/**
+ * What the evaluator reads of an image, as a key: images with the same current report, repository and scan time
+ * get the same verdict unless an exception names one of their digests, so each such input is evaluated once per run.
+ */
+function evaluationKey(row: EvaluationRow, digestScoped: ReadonlySet<string>): string {
+  return `${row.latest_report_id}\u0000${row.repository ?? NO_REPOSITORY}\u0000${row.scanned_at?.getTime() ?? ""}\u0000${digestScoped.has(row.image_digest) ? row.image_digest : ""}`;
+}
 
 /**
  * Evaluates the images in scope in batches of 5,000 (keyset pagination over the primary key), calling `visit` with
  * each batch's verdicts. Reads each image's current report's compact evaluation input, never the findings table.
+ * Images sharing a report (and so an evaluation input) are evaluated once per run: their verdict is remembered for
+ * the run when the report is the current one of several images in scope.
  */
 export async function evaluateImages(
   q: Queryable,
@@ -42,6 +53,27 @@ export async function evaluateImages(
   visit: (batch: EvaluatedImage[]) => Promise<void>,
 ): Promise<number> {
   const select = (after: string) => selectEvaluationBatch(q, scope, after, BATCH);
+  const shared = await findSharedReports(q, scope);
+  const digestScoped = new Set(exceptions.flatMap((e) => (e.imageDigest === null ? [] : [e.imageDigest])));
+  const remembered = new Map<string, Verdict>();
+  const evaluate = (row: EvaluationRow): Verdict => {
+    const key = row.latest_report_id !== null && shared.has(row.latest_report_id) ? evaluationKey(row, digestScoped) : null;
+    const known = key === null ? undefined : remembered.get(key);
+    if (known) return known;
+    const verdict = evaluateCompliance(
+      {
+        imageDigest: row.image_digest,
+        repository: row.repository,
+        scannedAt: row.scanned_at,
+        findings: row.evaluation_input === null ? [] : parseEvaluationInput(row.evaluation_input),
+      },
+      policy.rules,
+      exceptions,
+      now,
+    );
+    if (key !== null) remembered.set(key, verdict);
+    return verdict;
+  };
   let total = 0;
   // Pipelined: the next batch's SELECT is sent before this batch's visit (the UPDATE), so PostgreSQL writes batch N
   // while this process evaluates batch N+1. The batches are disjoint key ranges, so the order is still correct.
@@ -57,17 +89,7 @@ export async function evaluateImages(
         imageDigest: row.image_digest,
         repository: row.repository,
         before: { isCompliant: row.is_compliant, status: row.status },
-        verdict: evaluateCompliance(
-          {
-            imageDigest: row.image_digest,
-            repository: row.repository,
-            scannedAt: row.scanned_at,
-            findings: row.evaluation_input === null ? [] : parseEvaluationInput(row.evaluation_input),
-          },
-          policy.rules,
-          exceptions,
-          now,
-        ),
+        verdict: evaluate(row),
       }));
       total += batch.length;
       const more = rows.length === BATCH;
@@ -97,10 +119,11 @@ export interface ReevaluationHooks {
 }
 
 /**
- * Re-evaluates the images in scope and writes their verdicts with one UPDATE per batch (UNNEST). Every row gets
- * the new policy version and evaluation time; NOTIFY names the digests whose answer changed. After each batch's
- * UPDATE, in the same transaction, the hooks see the batch's rewritten images (the place for work that must commit
- * with the verdicts: runtime violations, outbox events).
+ * Re-evaluates the images in scope and writes, with one UPDATE per batch (UNNEST), only the verdicts that differ
+ * from the stored ones: an unchanged row is not rewritten. NOTIFY names the digests whose row was rewritten. After
+ * each batch's UPDATE, in the same transaction, the hooks see that batch's rewritten images only, once per batch of
+ * up to 5,000 (never per row): the place for work that must commit with verdict changes (runtime violations,
+ * outbox events of verdict.changed).
  */
 export async function reevaluateImages(
   q: Queryable,
@@ -115,16 +138,15 @@ export async function reevaluateImages(
   let verdictsChanged = 0;
   const evaluated = await evaluateImages(q, scope, policy, exceptions, now, async (batch) => {
     const updated = new Set(await updateVerdictBatch(q, batch, policy.version, now));
-    const written: EvaluatedImage[] = [];
-    for (const b of batch) {
-      if (!updated.has(b.imageDigest)) continue;
+    if (updated.size === 0) return;
+    const written = batch.filter((b) => updated.has(b.imageDigest));
+    for (const b of written) {
       changed.push(b.imageDigest);
-      written.push(b);
       if (b.before.isCompliant !== b.verdict.isCompliant || b.before.status !== b.verdict.status) verdictsChanged++;
     }
     if (hooks) await hooks.hooks.verdictsStored({ tx: q, cause: hooks.cause, now, policyVersion: policy.version, images: written });
   });
-  // Every updated row may answer differently (reasons, policy version): tell every replica's cache.
+  // Every rewritten row may answer differently (reasons, validity): tell every replica's cache.
   if ("all" in scope && changed.length > 1000) await notifyVerdictsChanged(q, "*");
   else await notifyVerdictsChanged(q, changed);
   publishReevaluation({ scope: "all" in scope ? "all" : "digests" in scope ? "digests" : "expired", seconds: (performance.now() - started) / 1000, evaluated });
