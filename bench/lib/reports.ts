@@ -13,8 +13,10 @@ export function digestOf(label: string): string {
  * Node.js results, its descriptions, CVSS blocks, layers and statuses). The fixture's findings are replicated in
  * order; every copy gets its own vulnerability IDs and package names (suffix `label`+copy), so a report's IDs are
  * as repetitive as juice-shop's own (141 IDs for 236 findings) but never shared with another label's report.
+ * `idLabel` (default: `label`) names the IDs and packages alone: reports with one idLabel and different labels are
+ * different images (digest, bytes) with the same vulnerability IDs and metadata, as a CI's daily rebuilds are.
  */
-export function buildTrivyReport(findingCount: number, label: string): { json: Json; digest: string; vulnerabilityIds: number } {
+export function buildTrivyReport(findingCount: number, label: string, idLabel = label): { json: Json; digest: string; vulnerabilityIds: number } {
   const source = readFixtureJson("juice-shop-v10.2.0.json");
   const templates: Array<{ result: number; vuln: Json }> = [];
   (source.Results as Json[]).forEach((result, index) => {
@@ -25,7 +27,7 @@ export function buildTrivyReport(findingCount: number, label: string): { json: J
   for (let i = 0; i < findingCount; i++) {
     const copy = Math.floor(i / templates.length);
     const { result, vuln } = templates[i % templates.length]!;
-    const suffix = `${label}-${copy}`;
+    const suffix = `${idLabel}-${copy}`;
     const id = `${vuln.VulnerabilityID}-${suffix}`;
     ids.add(id);
     const pkg = `${vuln.PkgName}-${suffix}`;

@@ -1,5 +1,6 @@
 import { DomainError } from "../../../src/domain/errors";
-import { decodeTrivyReport } from "../../../src/formats/trivy";
+import fc from "fast-check";
+import { decodeTrivyReport, isTrivyReportShape } from "../../../src/formats/trivy";
 import { fixtureNames, readFixtureJson } from "../../support/fixtures";
 import { countDecoded, countRawTrivy, thrown } from "./helpers";
 
@@ -226,5 +227,72 @@ describe("Trivy JSON decoder: shape errors", () => {
     delete raw.Results[1].Misconfigurations[0].ID;
     const err = thrown(() => decodeTrivyReport(raw));
     expect(err.errors[0].path).toBe("Results.1.Misconfigurations.0");
+  });
+});
+
+describe("Trivy JSON decoder: the shape checked by hand and the schema agree", () => {
+  type Json = any;
+  /** Every path to a value inside `doc` (objects and arrays), the root excluded. */
+  function paths(doc: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+    if (doc === null || typeof doc !== "object") return out;
+    for (const key of Array.isArray(doc) ? doc.map((_: unknown, i: number) => i) : Object.keys(doc)) {
+      out.push([...prefix, key]);
+      paths(doc[key], [...prefix, key], out);
+    }
+    return out;
+  }
+  function mutate(doc: Json, path: (string | number)[], value: unknown, remove: boolean): void {
+    let node = doc;
+    for (const key of path.slice(0, -1)) node = node[key];
+    const last = path[path.length - 1]!;
+    if (remove && !Array.isArray(node)) delete node[last];
+    else node[last] = value;
+  }
+  const outcome = (json: unknown, byHand: boolean) => {
+    try {
+      return { decoded: decodeTrivyReport(json, byHand) };
+    } catch (error) {
+      const e = error as DomainError;
+      return { code: e.code, message: e.message, errors: e.errors };
+    }
+  };
+  // Small fixtures with vulnerabilities, secrets and misconfigurations (fast-check runs each many times).
+  const bases = ["alpine-310.json.golden", "misconfigurations_and_secrets.json"].map((name) => readFixtureJson(name));
+  // Values a field may hold in a hostile or hand-edited report, as JSON.parse would give them.
+  const values = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, "", " ", "HIGH", 2, 0, 9.8, -1, [], {}, "__proto__", { V3Score: "9" }, { V3Score: 7.5 }));
+
+  it("when fields of real reports are replaced, removed or added, then both give the same report or the same problem", () => {
+    fc.assert(
+      fc.property(
+        fc.nat(bases.length - 1),
+        fc.array(fc.record({ at: fc.nat(), value: values, remove: fc.boolean(), addKey: fc.option(fc.constantFrom("Title", "CVSS", "PURL", "Extra", "V2Score", "ID", "AVDID", "RuleID", "__proto__"), { nil: undefined }) }), { minLength: 1, maxLength: 4 }),
+        (which, mutations) => {
+          const doc = structuredClone(bases[which]);
+          for (const m of mutations) {
+            const all = paths(doc);
+            if (all.length === 0) break;
+            const path = all[m.at % all.length]!;
+            if (m.addKey) {
+              let node = doc;
+              for (const key of path) node = node[key];
+              if (node !== null && typeof node === "object" && !Array.isArray(node)) Object.defineProperty(node, m.addKey, { value: m.value, enumerable: true, writable: true, configurable: true });
+              continue;
+            }
+            mutate(doc, path, m.value, m.remove);
+          }
+          expect(outcome(doc, true)).toEqual(outcome(doc, false));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("when a CVSS source is named __proto__ (JSON.parse keeps it as a key, a copy does not), then both give what the schema gives", () => {
+    const doc = JSON.parse('{"SchemaVersion":2,"Results":[{"Vulnerabilities":[{"VulnerabilityID":"CVE-1","CVSS":{"__proto__":{"V3Score":9.1}}}]}]}');
+    expect(outcome(doc, true)).toEqual(outcome(doc, false));
+  });
+
+  it("when a real report is decoded, then the hand check accepts it (the fast path is the one taken)", () => {
+    for (const name of TRIVY_FIXTURES) expect(isTrivyReportShape(readFixtureJson(name))).toBe(true);
   });
 });
