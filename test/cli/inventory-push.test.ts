@@ -10,6 +10,7 @@ import path from "node:path";
 import { aPod } from "../support/fake-kubernetes-pods";
 import { assertBuilt, MAIN } from "../support/agent-process";
 import { startRecordingRegistry, type RecordingRegistry } from "../support/recording-registry";
+import { startTestApp, type TestApp } from "../support/test-app";
 
 interface Run {
   code: number | null;
@@ -106,4 +107,51 @@ test("when the registry cannot be reached, then it exits 2 saying so", async () 
   const run = await cli(["inventory", "push", "--cluster", "prod", "--url", `http://127.0.0.1:${port}`, "-"], env, JSON.stringify(kubectlOutput));
   expect(run.code).toBe(2);
   expect(run.stderr).toBe(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+});
+
+describe("against the real service", () => {
+  let app: TestApp;
+  let appEnv: Record<string, string>;
+  beforeAll(async () => {
+    app = await startTestApp();
+    appEnv = { SCAN_REGISTRY_URL: app.service.url, SCAN_REGISTRY_TOKEN: await app.token("inventory:write") };
+  });
+  afterAll(async () => app?.close());
+
+  test("when kubectl's output is pushed, then the registry stores it as the cluster's snapshot and the CLI prints its answer", async () => {
+    const run = await cli(["inventory", "push", "--cluster", "push-e2e", "-"], appEnv, JSON.stringify(kubectlOutput));
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    // The digest that runs was never scanned: a runtime violation opens for it.
+    expect(run.stdout).toBe("cluster push-e2e: 2 pods, 2 containers (1 with a digest, 1 unresolved), 0 gone\nruntime violations: 1 opened, 0 resolved\n");
+    const { rows } = await app.database.db.pool.query(
+      "SELECT namespace, kind, name, image_digest, source FROM workload_containers WHERE cluster = 'push-e2e' AND gone_at IS NULL ORDER BY name",
+    );
+    expect(rows).toEqual([
+      { namespace: "shop", kind: "Deployment", name: "pending", image_digest: null, source: "inventory" },
+      { namespace: "shop", kind: "Deployment", name: "web", image_digest: `sha256:${"a".repeat(64)}`, source: "inventory" },
+    ]);
+
+    // The next snapshot without the web Pod marks it gone.
+    const next = { ...kubectlOutput, items: kubectlOutput.items.slice(1) };
+    const again = await cli(["inventory", "push", "--cluster", "push-e2e", "--json", "-"], appEnv, JSON.stringify(next));
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ cluster: "push-e2e", pods: 1, gone: 1 });
+  });
+
+  test("when the body is not a PodList, then the registry's 422 is printed with its paths and it exits 2, storing nothing", async () => {
+    const notPods = { apiVersion: "v1", kind: "PodList", items: [{ metadata: { name: "x", namespace: "shop" }, spec: {} }] };
+    const run = await cli(["inventory", "push", "--cluster", "push-bad", "-"], appEnv, JSON.stringify(notPods));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: POST \/v1\/inventory\?cluster=push-bad failed: HTTP 422 \(invalid_pod_list\): /);
+    expect(run.stderr).toMatch(/^ {2}items\.0\.spec\.containers: /m);
+    const { rows } = await app.database.db.pool.query("SELECT count(*)::int AS n FROM workload_containers WHERE cluster = 'push-bad'");
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  test("when the token lacks inventory:write, then it exits 2 with the 403", async () => {
+    const run = await cli(["inventory", "push", "--cluster", "push-e2e", "-"], { ...appEnv, SCAN_REGISTRY_TOKEN: await app.token("compliance:read") }, JSON.stringify(kubectlOutput));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/HTTP 403/);
+  });
 });
