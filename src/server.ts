@@ -90,7 +90,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const applied = await migrate(db.pool);
   if (applied.length) logger.info({ applied }, "migrations applied");
 
-  const tokens = new TokenService(db.lookupPool, clock);
+  const tokens = new TokenService(db.lookupPool, clock, db.prisma);
   if (config.adminToken) {
     if (await tokens.ensure(config.adminToken, "admin (ADMIN_TOKEN)", ["admin"])) logger.info("admin token from ADMIN_TOKEN stored");
   } else if ((await tokens.count()) === 0) {
@@ -130,7 +130,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
   const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
   const lookup = new ComplianceLookup({ pool: db.lookupPool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver], transactionHooks });
-  const policyUseCases = { pool: db.pool, clock, policyCache, verdictCache, changes: listener, transactionHooks };
+  const policyUseCases = { pool: db.pool, prisma: db.prisma, clock, policyCache, verdictCache, changes: listener, transactionHooks };
   const deps: AppDependencies = {
     lookupHeaders: new LookupHeaderTemplate(),
     changes: listener,

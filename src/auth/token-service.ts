@@ -1,5 +1,7 @@
 import crypto from "node:crypto";
 import type { Pool } from "pg";
+import { prismaOver } from "../db/database";
+import type { PrismaClient } from "../generated/prisma/client";
 import {
   countLiveTokens,
   findLiveTokenByHash,
@@ -48,10 +50,19 @@ export class TokenService {
   private readonly used = new Map<string, Date>();
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly prisma: PrismaClient;
+
+  /**
+   * `pool` serves verification (the lookup pool in the service: it fails fast); `prisma` the token writes and lists
+   * (the service's client; a tool or test that passes none gets one over `pool`).
+   */
   constructor(
     private readonly pool: Pool,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+    prisma?: PrismaClient,
+  ) {
+    this.prisma = prisma ?? prismaOver(pool);
+  }
 
   start(): void {
     this.timer ??= setInterval(() => void this.flushLastUsed().catch(() => undefined), LAST_USED_FLUSH_MS);
@@ -66,7 +77,7 @@ export class TokenService {
 
   async create(input: { name: string; scopes: Scope[]; expiresAt: Date | null }): Promise<StoredToken & { token: string }> {
     const token = generateToken();
-    const row = await insertToken(this.pool, { name: input.name, tokenPrefix: token.slice(0, 8), tokenHash: hashToken(token), scopes: input.scopes, expiresAt: input.expiresAt });
+    const row = await insertToken(this.prisma, { name: input.name, tokenPrefix: token.slice(0, 8), tokenHash: hashToken(token), scopes: input.scopes, expiresAt: input.expiresAt });
     return { ...(row as StoredToken), token };
   }
 
@@ -80,11 +91,11 @@ export class TokenService {
   }
 
   count(): Promise<number> {
-    return countLiveTokens(this.pool);
+    return countLiveTokens(this.prisma);
   }
 
   async list(): Promise<StoredToken[]> {
-    return (await listTokens(this.pool)) as StoredToken[];
+    return (await listTokens(this.prisma)) as StoredToken[];
   }
 
   async revoke(id: string): Promise<StoredToken | null> {

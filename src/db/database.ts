@@ -58,7 +58,7 @@ export function openDatabase(options: DatabaseOptions): Database {
   // An idle client losing its connection (database restart) must not crash the process; the pool replaces it.
   pool.on("error", () => undefined);
   lookupPool.on("error", () => undefined);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = prismaOver(pool);
   return {
     pool,
     lookupPool,
@@ -74,4 +74,9 @@ export function openDatabase(options: DatabaseOptions): Database {
 /** One round trip: whether the pool can reach the database now (throws when it cannot). */
 export async function pingDatabase(pool: Pool): Promise<void> {
   await pool.query("SELECT 1");
+}
+
+/** A Prisma Client on an existing pool (through the pg driver adapter): the pool's owner ends it. */
+export function prismaOver(pool: Pool): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg(pool) });
 }

@@ -1,10 +1,12 @@
 /**
- * Policy versions and exceptions (tables policy_versions, policy_exceptions). Raw SQL: every write here runs inside
- * the policy use cases' pg transaction, under the exclusive policy lock and next to the re-evaluation, which a
- * Prisma Client call cannot join; the reads that evaluation uses (active policy, exceptions in force) run in the
- * same transactions and on the lookup path.
+ * Policy versions and exceptions (tables policy_versions, policy_exceptions). Prisma Client lists the versions (a
+ * plain read outside any transaction). Raw SQL for the rest: every write runs inside the policy use cases' pg
+ * transaction, under the exclusive policy lock and next to the re-evaluation, which a Prisma Client call cannot join;
+ * the reads evaluation uses (active policy, exceptions in force) run in those transactions and on the lookup path;
+ * the exception listing matches repository globs with repository_glob_regex, which Prisma cannot call.
  */
 import type { PolicyExceptionRule } from "../domain/exception";
+import type { PrismaClient } from "../generated/prisma/client";
 import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
 import type { Queryable } from "./queryable";
 
@@ -28,9 +30,9 @@ export async function loadActivePolicy(q: Queryable): Promise<PolicyVersion> {
 }
 
 /** Every version, newest first. */
-export async function listPolicyVersions(q: Queryable): Promise<PolicyVersion[]> {
-  const { rows } = await q.query<PolicyVersionRecord>("SELECT version, rules, created_at, created_by FROM policy_versions ORDER BY version DESC");
-  return rows.map(toPolicyVersion);
+export async function listPolicyVersions(prisma: PrismaClient): Promise<PolicyVersion[]> {
+  const rows = await prisma.policyVersion.findMany({ orderBy: { version: "desc" } });
+  return rows.map((r) => toPolicyVersion({ version: r.version, rules: r.rules, created_at: r.createdAt, created_by: r.createdBy }));
 }
 
 /** Stores `rules` as the next version (the caller holds the exclusive policy lock, so versions are consecutive). */

@@ -1,8 +1,9 @@
 /**
  * Reports and their findings (tables scan_reports, scan_report_images, scan_report_raw, findings). Raw SQL for the
  * upload, which runs in one pg transaction with the verdict (a Prisma Client call cannot join it; findings go in with
- * COPY), and for the lookup's tag resolution; Prisma Client for reading a report's metadata with its images, a
- * plain single-aggregate read it expresses directly.
+ * COPY), for the lookup's tag resolution and for the Trivy Operator's reads and marks; Prisma Client for the reading
+ * endpoints' plain reads it expresses directly: a report's metadata with its images and finding counts, an image's
+ * report history.
  */
 import type { ClientBase } from "pg";
 import type { PrismaClient } from "../generated/prisma/client";
@@ -160,14 +161,40 @@ export interface ReportHistoryRow {
 }
 
 /** The reports that named an image, most recently scanned first. */
-export async function listImageReports(q: Queryable, digest: string, limit = 50): Promise<ReportHistoryRow[]> {
-  const { rows } = await q.query<ReportHistoryRow>(
-    `SELECT r.id, r.scanned_at, r.received_at, r.format, r.scanner, r.scanner_version, r.source, r.uploaded_by, r.finding_count, r.deleted_at
-     FROM scan_report_images i JOIN scan_reports r ON r.id = i.report_id WHERE i.image_digest = $1
-     ORDER BY r.scanned_at DESC, r.received_at DESC LIMIT $2`,
-    [digest, limit],
-  );
-  return rows;
+export async function listImageReports(prisma: PrismaClient, digest: string, limit = 50): Promise<ReportHistoryRow[]> {
+  const links = await prisma.scanReportImage.findMany({
+    where: { imageDigest: digest },
+    orderBy: [{ report: { scannedAt: "desc" } }, { report: { receivedAt: "desc" } }],
+    take: limit,
+    select: {
+      report: {
+        select: {
+          id: true,
+          scannedAt: true,
+          receivedAt: true,
+          format: true,
+          scanner: true,
+          scannerVersion: true,
+          source: true,
+          uploadedBy: true,
+          findingCount: true,
+          deletedAt: true,
+        },
+      },
+    },
+  });
+  return links.map(({ report: r }) => ({
+    id: r.id,
+    scanned_at: r.scannedAt,
+    received_at: r.receivedAt,
+    format: r.format,
+    scanner: r.scanner,
+    scanner_version: r.scannerVersion,
+    source: r.source,
+    uploaded_by: r.uploadedBy,
+    finding_count: r.findingCount,
+    deleted_at: r.deletedAt,
+  }));
 }
 
 /** A stored report's metadata and the images it names, or null (Prisma Client: one aggregate, one read). */
@@ -181,12 +208,9 @@ export function findReportWithImages(prisma: PrismaClient, id: string) {
 export type ReportWithImages = NonNullable<Awaited<ReturnType<typeof findReportWithImages>>>;
 
 /** How many findings of each kind and severity a report holds. */
-export async function countReportFindings(q: Queryable, reportId: string): Promise<Array<{ kind: string; severity: string; count: number }>> {
-  const { rows } = await q.query<{ severity: string; kind: string; n: string }>(
-    "SELECT kind, severity, count(*) AS n FROM findings WHERE report_id = $1 GROUP BY kind, severity",
-    [reportId],
-  );
-  return rows.map((r) => ({ kind: r.kind, severity: r.severity, count: Number(r.n) }));
+export async function countReportFindings(prisma: PrismaClient, reportId: string): Promise<Array<{ kind: string; severity: string; count: number }>> {
+  const groups = await prisma.finding.groupBy({ by: ["kind", "severity"], where: { reportId }, _count: { _all: true } });
+  return groups.map((g) => ({ kind: g.kind, severity: g.severity, count: g._count._all }));
 }
 
 /** Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns how many. */

@@ -1,13 +1,15 @@
 /**
- * Dashboard sessions (table ui_sessions, each tied to the API token it was opened with). Raw SQL for now: opening a
- * session derives its expiry from the token's in the same INSERT … SELECT, and reading one joins the token so a
- * revoked or expired token ends its sessions at once.
+ * Dashboard sessions (table ui_sessions, each tied to the API token it was opened with). Prisma Client reads (with
+ * the token, through the ui_sessions → api_tokens relation, so a revoked or expired token ends its sessions at once)
+ * and deletes them. Raw SQL opens one: its expiry is the earlier of eight hours and the token's own, taken from the
+ * token row in the same INSERT … SELECT, which Prisma Client cannot write in one statement.
  */
+import type { PrismaClient } from "../generated/prisma/client";
 import type { Queryable } from "./queryable";
 
 /** Deletes sessions expired by `now` (called at sign-in, so the table stays bounded without a timer). */
-export async function deleteExpiredSessions(q: Queryable, now: Date): Promise<void> {
-  await q.query("DELETE FROM ui_sessions WHERE expires_at <= $1", [now]);
+export async function deleteExpiredSessions(prisma: PrismaClient, now: Date): Promise<void> {
+  await prisma.uiSession.deleteMany({ where: { expiresAt: { lte: now } } });
 }
 
 /**
@@ -38,16 +40,15 @@ export interface SessionRow {
 }
 
 /** The session with this ID hash if it and its token are live at `now`, or null. */
-export async function findLiveSession(q: Queryable, idHash: string, now: Date): Promise<SessionRow | null> {
-  const { rows } = await q.query<SessionRow>(
-    `SELECT s.token_id, t.name, t.scopes, s.csrf_token, s.expires_at
-     FROM ui_sessions s JOIN api_tokens t ON t.id = s.token_id
-     WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
-    [idHash, now],
-  );
-  return rows[0] ?? null;
+export async function findLiveSession(prisma: PrismaClient, idHash: string, now: Date): Promise<SessionRow | null> {
+  const found = await prisma.uiSession.findFirst({
+    where: { idHash, expiresAt: { gt: now }, token: { revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] } },
+    select: { tokenId: true, csrfToken: true, expiresAt: true, token: { select: { name: true, scopes: true } } },
+  });
+  if (!found) return null;
+  return { token_id: found.tokenId, name: found.token.name, scopes: found.token.scopes, csrf_token: found.csrfToken, expires_at: found.expiresAt };
 }
 
-export async function deleteSession(q: Queryable, idHash: string): Promise<void> {
-  await q.query("DELETE FROM ui_sessions WHERE id_hash = $1", [idHash]);
+export async function deleteSession(prisma: PrismaClient, idHash: string): Promise<void> {
+  await prisma.uiSession.deleteMany({ where: { idHash } });
 }

@@ -1,8 +1,11 @@
 /**
- * API tokens (table api_tokens): only SHA-256 hashes are stored. Raw SQL for now: token verification is on the
- * lookup path (LOOKUP_AUTH=token) and runs on the fast-failing lookup pool, the operator's token is upserted with a
- * conditional ON CONFLICT, and last-use times are written in one UNNEST batch.
+ * API tokens (table api_tokens): only SHA-256 hashes are stored. Prisma Client creates, lists and counts them (plain
+ * single-table reads and writes). Raw SQL where Prisma would be slower or not atomic: verification by hash is on the
+ * lookup path (LOOKUP_AUTH=token) and runs on the fast-failing lookup pool; the operator's token is upserted with a
+ * conditional ON CONFLICT … WHERE; a withdrawal keeps its first time with COALESCE in one statement; last-use times
+ * are written in one UNNEST batch.
  */
+import type { PrismaClient } from "../generated/prisma/client";
 import type { Queryable } from "./queryable";
 
 /** An api_tokens row as the API shows it (never the hash). */
@@ -19,15 +22,39 @@ export interface TokenRow {
 
 const TOKEN_COLUMNS = "id, name, token_prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
 
+const TOKEN_SELECT = {
+  id: true,
+  name: true,
+  tokenPrefix: true,
+  scopes: true,
+  createdAt: true,
+  expiresAt: true,
+  revokedAt: true,
+  lastUsedAt: true,
+} as const;
+
+function toTokenRow(t: { id: string; name: string; tokenPrefix: string; scopes: string[]; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null; lastUsedAt: Date | null }): TokenRow {
+  return {
+    id: t.id,
+    name: t.name,
+    token_prefix: t.tokenPrefix,
+    scopes: t.scopes,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt,
+    revoked_at: t.revokedAt,
+    last_used_at: t.lastUsedAt,
+  };
+}
+
 export async function insertToken(
-  q: Queryable,
+  prisma: PrismaClient,
   input: { name: string; tokenPrefix: string; tokenHash: string; scopes: readonly string[]; expiresAt: Date | null },
 ): Promise<TokenRow> {
-  const { rows } = await q.query<TokenRow>(
-    `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING ${TOKEN_COLUMNS}`,
-    [input.name, input.tokenPrefix, input.tokenHash, input.scopes, input.expiresAt],
-  );
-  return rows[0]!;
+  const created = await prisma.apiToken.create({
+    data: { name: input.name, tokenPrefix: input.tokenPrefix, tokenHash: input.tokenHash, scopes: [...input.scopes], expiresAt: input.expiresAt },
+    select: TOKEN_SELECT,
+  });
+  return toTokenRow(created);
 }
 
 /** Stores the token, or makes it usable again with these scopes if it was withdrawn; false when it was live already. */
@@ -44,14 +71,13 @@ export async function upsertOperatorToken(
   return (rowCount ?? 0) > 0;
 }
 
-export async function countLiveTokens(q: Queryable): Promise<number> {
-  const { rows } = await q.query<{ n: string }>("SELECT count(*) AS n FROM api_tokens WHERE revoked_at IS NULL");
-  return Number(rows[0]!.n);
+export function countLiveTokens(prisma: PrismaClient): Promise<number> {
+  return prisma.apiToken.count({ where: { revokedAt: null } });
 }
 
-export async function listTokens(q: Queryable): Promise<TokenRow[]> {
-  const { rows } = await q.query<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id`);
-  return rows;
+export async function listTokens(prisma: PrismaClient): Promise<TokenRow[]> {
+  // (created_at, id): tokens created in one instant keep a stable order.
+  return (await prisma.apiToken.findMany({ select: TOKEN_SELECT, orderBy: [{ createdAt: "asc" }, { id: "asc" }] })).map(toTokenRow);
 }
 
 /** Withdraws a token (kept, with its first revocation time); null when unknown. */

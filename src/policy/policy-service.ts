@@ -3,6 +3,7 @@ import { notifyPolicyChanged } from "../db/change-channels";
 import { insertPolicyVersion, listPolicyVersions, loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
 import { inTransaction, lockPolicyExclusively } from "../db/queryable";
 import type { PolicyRules, PolicyVersion } from "../domain/policy";
+import type { PrismaClient } from "../generated/prisma/client";
 import { propagatePolicyChange, type VerdictCaches } from "./propagate-change";
 import { reevaluateImages, type ReevaluationHooks, type ReevaluationScope } from "./reevaluate";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
@@ -24,6 +25,7 @@ export interface PolicySetResult extends ReevaluationOutcome {
  */
 export interface PolicyUseCaseDependencies extends VerdictCaches {
   pool: Pool;
+  prisma: PrismaClient;
   clock: () => Date;
   transactionHooks?: TransactionHooks | undefined;
 }
@@ -57,7 +59,7 @@ export class PolicyService {
 
   /** Every version, newest first. */
   versions(): Promise<PolicyVersion[]> {
-    return listPolicyVersions(this.deps.pool);
+    return listPolicyVersions(this.deps.prisma);
   }
 
   /** Stores `rules` (already validated, defaults applied) as the next version and re-evaluates every image under it. */

@@ -45,7 +45,7 @@ export class ReadingService {
   }
 
   imageReports(digest: string) {
-    return listImageReports(this.deps.pool, digest);
+    return listImageReports(this.deps.prisma, digest);
   }
 
   /** A cursor page of the image's current findings (the API). */
@@ -79,7 +79,7 @@ export class ReadingService {
   async report(id: string) {
     const report = await findReportWithImages(this.deps.prisma, id);
     if (!report) throw notFound("report_not_found", `No report ${id}.`);
-    return { report, findings: await countReportFindings(this.deps.pool, id) };
+    return { report, findings: await countReportFindings(this.deps.prisma, id) };
   }
 
   /** The report's bytes as uploaded, gzip-compressed; not_found when there is no such report. */

@@ -41,7 +41,7 @@ export function uiRouter(deps: AppDependencies): Router {
   const css = loadStylesheet();
   const cssHash = crypto.createHash("sha256").update(css).digest("hex").slice(0, 12);
   setStylesheetHref(`/ui/static/ui.css?v=${cssHash}`);
-  const ui = createUiContext(deps, new UiSessionStore(deps.pool, deps.clock));
+  const ui = createUiContext(deps, new UiSessionStore(deps.pool, deps.prisma, deps.clock));
 
   router.get("/ui/static/ui.css", (req, res) => {
     res.set("Content-Type", "text/css; charset=utf-8");

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { Principal, Scope } from "../../auth/scopes";
 import { hashToken } from "../../auth/token-service";
 import type { Queryable } from "../../db/queryable";
+import type { PrismaClient } from "../../generated/prisma/client";
 import { deleteExpiredSessions, deleteSession, findLiveSession, insertSession } from "../../db/session-repository";
 
 /** A signed-in browser: who (the token's current name and scopes) and the CSRF token its forms must carry. */
@@ -21,6 +22,7 @@ export const SESSION_HOURS = 8;
 export class UiSessionStore {
   constructor(
     private readonly db: Queryable,
+    private readonly prisma: PrismaClient,
     private readonly clock: () => Date,
   ) {}
 
@@ -31,7 +33,7 @@ export class UiSessionStore {
     const id = crypto.randomBytes(32).toString("base64url");
     const csrfToken = crypto.randomBytes(32).toString("base64url");
     // Expired rows are swept here, at sign-in, so the table stays bounded without another timer.
-    await deleteExpiredSessions(this.db, now);
+    await deleteExpiredSessions(this.prisma, now);
     const expiresAt = await insertSession(this.db, { idHash: hashToken(id), tokenId: principal.id, csrfToken, now, hours: SESSION_HOURS, userAgent: userAgent ?? null });
     if (!expiresAt) throw new Error("the token disappeared while signing in");
     return { id, session: { principal, csrfToken, expiresAt } };
@@ -41,7 +43,7 @@ export class UiSessionStore {
   async find(id: string): Promise<UiSession | null> {
     if (!/^[\w-]{20,100}$/.test(id)) return null;
     const now = this.clock();
-    const row = await findLiveSession(this.db, hashToken(id), now);
+    const row = await findLiveSession(this.prisma, hashToken(id), now);
     if (!row) return null;
     return {
       principal: { kind: "token", id: row.token_id, name: row.name, scopes: new Set(row.scopes as Scope[]) },
@@ -51,6 +53,6 @@ export class UiSessionStore {
   }
 
   async destroy(id: string): Promise<void> {
-    await deleteSession(this.db, hashToken(id));
+    await deleteSession(this.prisma, hashToken(id));
   }
 }
