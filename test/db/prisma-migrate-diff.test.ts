@@ -36,8 +36,25 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test("when the migrated database is compared with schema.prisma, then Prisma finds nothing to change", async () => {
-  expect(await diff(t.url, SCHEMA)).toEqual({ exitCode: 0, stdout: expect.not.stringMatching(/CREATE|ALTER|DROP/) });
+/**
+ * The statements of a diff, minus what Prisma cannot express and so always proposes: a generated column (e.g.
+ * workload_containers.image_key) is described in schema.prisma with @default(dbgenerated(…)), which the engine
+ * reads as a default the column lacks.
+ */
+async function expressibleStatements(stdout: string): Promise<string[]> {
+  const { rows } = await t.db.pool.query<{ table_name: string; column_name: string }>(
+    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND is_generated = 'ALWAYS'",
+  );
+  const generated = rows.map((r) => `ALTER TABLE "${r.table_name}" ALTER COLUMN "${r.column_name}" SET DEFAULT`);
+  return stdout
+    .split(/\n(?=-- )/)
+    .map((block) => block.replace(/^-- .*\n/, "").trim())
+    .filter((statement) => statement !== "" && !generated.some((g) => statement.startsWith(g)));
+}
+
+test("when the migrated database is compared with schema.prisma, then Prisma finds nothing it could express to change", async () => {
+  const result = await diff(t.url, SCHEMA);
+  expect(await expressibleStatements(result.stdout)).toEqual([]);
 });
 
 test("when schema.prisma drifts (an index it does not have, a foreign key action), then the diff names the change (the check above can fail)", async () => {
@@ -51,6 +68,7 @@ test("when schema.prisma drifts (an index it does not have, a foreign key action
   );
   const result = await diff(t.url, drifted);
   expect(result.exitCode).toBe(2);
+  expect(await expressibleStatements(result.stdout)).toHaveLength(3); // DROP INDEX, DROP and ADD of the foreign key
   expect(result.stdout).toContain('DROP INDEX "scan_report_images_repository_tags_idx"');
   expect(result.stdout).toMatch(/ui_sessions_token_id_fkey[\s\S]*ON DELETE RESTRICT/);
 });
