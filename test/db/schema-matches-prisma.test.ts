@@ -89,7 +89,8 @@ async function databaseIndexes(q: Queryable, tables: readonly string[]): Promise
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
      FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid
        JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_am am ON am.oid = i.relam
-     WHERE n.nspname = 'public' AND t.relname = ANY($1::text[])`,
+     -- Expression indexes (indexprs) have no Prisma form: schema.prisma names them in a comment instead.
+     WHERE n.nspname = 'public' AND t.relname = ANY($1::text[]) AND ix.indexprs IS NULL`,
     [tables],
   );
   return rows.map(indexLine).sort();
