@@ -22,10 +22,10 @@ import { bareLayout, layout, setStylesheetHref } from "./views/layout";
  * The stylesheet lives in src/ui/static; the compiled router (dist/ui) finds it through the same relative path
  * from the package root, so the build needs no copy step.
  */
-function loadStylesheet(): Buffer {
-  const candidates = [path.join(__dirname, "static", "ui.css"), path.resolve(__dirname, "../../src/ui/static/ui.css")];
+function loadStatic(name: string): Buffer {
+  const candidates = [path.join(__dirname, "static", name), path.resolve(__dirname, "../../src/ui/static", name)];
   for (const file of candidates) if (fs.existsSync(file)) return fs.readFileSync(file);
-  throw new Error(`ui.css not found (looked in ${candidates.join(", ")})`);
+  throw new Error(`${name} not found (looked in ${candidates.join(", ")})`);
 }
 
 /**
@@ -38,7 +38,8 @@ const CONTENT_SECURITY_POLICY =
 /** The web dashboard under /ui: server-rendered pages on the same use cases and repositories as the API. */
 export function uiRouter(deps: AppDependencies): Router {
   const router = Router();
-  const css = loadStylesheet();
+  const css = loadStatic("ui.css");
+  const favicon = loadStatic("favicon.svg");
   const cssHash = crypto.createHash("sha256").update(css).digest("hex").slice(0, 12);
   setStylesheetHref(`/ui/static/ui.css?v=${cssHash}`);
   const ui = createUiContext(deps, new UiSessionStore(deps.pool, deps.prisma, deps.clock));
@@ -48,6 +49,16 @@ export function uiRouter(deps: AppDependencies): Router {
     res.set("Cache-Control", req.query.v === cssHash ? "public, max-age=31536000, immutable" : "no-cache");
     res.set("Content-Length", String(css.length)).end(css);
   });
+
+  // The service's root has nothing of its own: people who type the host name land on the dashboard.
+  router.get("/", (_req, res) => res.redirect(302, "/ui/"));
+  // One small SVG icon, also at the path browsers ask for by themselves, so no page logs a 404.
+  const sendFavicon = (_req: Request, res: Response) => {
+    res.set("Content-Type", "image/svg+xml").set("Cache-Control", "public, max-age=86400");
+    res.set("Content-Length", String(favicon.length)).end(favicon);
+  };
+  router.get("/favicon.ico", sendFavicon);
+  router.get("/ui/static/favicon.svg", sendFavicon);
 
   router.use("/ui", (_req: Request, res: Response, next: NextFunction) => {
     res.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);

@@ -47,7 +47,7 @@ export function listRoutes(service: RunningService): RouteInfo[] {
 /** Paths that need no token by contract (PRODUCT.md, Access); /ui has its own sign-in and is tested by its owner. */
 export function isPublic(route: RouteInfo): boolean {
   return (
-    ["/healthz", "/readyz", "/openapi.json"].includes(route.path) ||
+    ["/healthz", "/readyz", "/openapi.json", "/", "/favicon.ico"].includes(route.path) ||
     route.path === "/docs" ||
     route.path.startsWith("/docs/") ||
     route.path === "/ui" ||
