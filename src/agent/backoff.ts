@@ -48,3 +48,35 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", done, { once: true });
   });
 }
+
+/** Raised by `unlessAborted` when the agent stops while a request is in flight. */
+export class StoppedError extends Error {
+  constructor() {
+    super("stopped");
+  }
+}
+
+/**
+ * `promise`, or a StoppedError as soon as `signal` aborts: stopping never waits for a slow request (the request
+ * itself is abandoned; its own timeout ends it).
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(new StoppedError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new StoppedError());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

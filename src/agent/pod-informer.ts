@@ -15,7 +15,7 @@
  * The periodic resync (re-sending the cache as it is) is the agent's, not the informer's: see run-agent.ts.
  */
 import type { Logger } from "../logger";
-import { Backoff, sleep } from "./backoff";
+import { Backoff, sleep, unlessAborted } from "./backoff";
 import { KubernetesApiError, type KubernetesApi, type WatchHandle } from "./kubernetes-api";
 import { podKey, podList, projectPod, resourceVersionOf, samePod, type PodListBody, type ProjectedPod } from "./pod-projection";
 
@@ -40,7 +40,7 @@ export interface PodInformerEvents {
   lost(error: Error): void;
 }
 
-type WatchOutcome = "closed" | "gone";
+type WatchOutcome = "closed" | "gone" | "closed-empty";
 
 export class PodInformer {
   private pods = new Map<string, ProjectedPod>();
@@ -87,8 +87,13 @@ export class PodInformer {
           this.log.info({ resourceVersion: this.resourceVersion }, "watch answered 410 Gone (resourceVersion too old): re-listing pods");
           // A second 410 straight after a fresh list means the API server is not keeping up: do not spin.
           if (goneInARow > 1) await sleep(this.options.backoff.next(), this.signal);
+        } else if (outcome === "closed-empty") {
+          // A watch that ends at once with nothing in it (a proxy closing streams, say) must not become a busy loop.
+          goneInARow = 0;
+          await sleep(this.options.backoff.next(), this.signal);
         } else {
           goneInARow = 0;
+          this.options.backoff.reset();
         }
       } catch (error) {
         if (this.signal.aborted) break;
@@ -115,7 +120,7 @@ export class PodInformer {
     let resourceVersion = "";
     let pages = 0;
     do {
-      const page = await this.api.listPods({ limit: this.options.pageSize, continueToken, timeoutMs: this.options.requestTimeoutMs });
+      const page = await unlessAborted(this.api.listPods({ limit: this.options.pageSize, continueToken, timeoutMs: this.options.requestTimeoutMs }), this.signal);
       pages += 1;
       for (const item of page.items) {
         const pod = projectPod(item);
@@ -143,6 +148,8 @@ export class PodInformer {
       let gone = false;
       let failure: KubernetesApiError | undefined;
       let watchdog: NodeJS.Timeout | undefined;
+      let events = 0;
+      const startedAt = Date.now();
       const abort = () => handle?.abort();
       const arm = () => {
         clearTimeout(watchdog);
@@ -167,7 +174,7 @@ export class PodInformer {
         if (gone || error?.status === 410) return resolve("gone");
         if (failure) return reject(failure);
         if (error) return reject(error);
-        resolve("closed");
+        resolve(events === 0 && Date.now() - startedAt < 1000 ? "closed-empty" : "closed");
       };
       this.signal.addEventListener("abort", onAbort, { once: true });
       arm();
@@ -176,6 +183,7 @@ export class PodInformer {
           { resourceVersion: this.resourceVersion, timeoutSeconds: this.options.watchTimeoutSeconds },
           (type, object) => {
             if (finished) return;
+            events += 1;
             arm();
             switch (type) {
               case "ADDED":

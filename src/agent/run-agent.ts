@@ -6,7 +6,7 @@
  * stream and an idle wait are interrupted, an in-flight request is abandoned.
  */
 import type { Logger } from "../logger";
-import { Backoff } from "./backoff";
+import { Backoff, unlessAborted } from "./backoff";
 import type { KubernetesApi } from "./kubernetes-api";
 import { reconcileNamespaceLabels } from "./namespace-labeller";
 import { PodInformer } from "./pod-informer";
@@ -117,7 +117,7 @@ export function startAgent(settings: AgentSettings, kubernetes: KubernetesApi, r
       }
       wanted = false;
       try {
-        const outcome = await reconcileNamespaceLabels(settings.cluster, registry, kubernetes, log, settings.requestTimeoutMs);
+        const outcome = await unlessAborted(reconcileNamespaceLabels(settings.cluster, registry, kubernetes, log, settings.requestTimeoutMs), signal);
         labelBackoff.reset();
         notBefore = 0;
         nextAt = Date.now() + settings.labelIntervalMs;

@@ -17,7 +17,7 @@
  * rather than being told a stale one.
  */
 import type { Logger } from "../logger";
-import type { Backoff } from "./backoff";
+import { unlessAborted, type Backoff } from "./backoff";
 import type { PodListBody } from "./pod-projection";
 
 export type SnapshotReason = "listed" | "changed" | "resync" | "retry";
@@ -65,7 +65,7 @@ export class SnapshotPublisher {
       const body = this.source();
       if (!body) continue; // not current: the next (re)list asks again
       try {
-        await this.send(body, reason);
+        await unlessAborted(this.send(body, reason), this.signal);
         this.options.backoff.reset();
         this.notBefore = 0;
       } catch (error) {

@@ -203,6 +203,15 @@ test("when the registry is away while Pods change, then the agent retries with b
   expect(agent.logs.filter((l) => l.msg?.startsWith("could not send the snapshot")).length).toBeGreaterThanOrEqual(3);
 });
 
+test("when the registry hangs on a snapshot, then SIGTERM still stops the agent at once (the request is abandoned)", async () => {
+  registry.hang = true;
+  // A request timeout far beyond jest's: only abandoning the request lets the stop in afterEach finish in time.
+  agent = startCliProcess(["agent", "--cluster", "prod", ...FAST, "--request-timeout", "10m"], env());
+  await agent.waitFor("a snapshot in flight", () => registry.snapshots[0]);
+  expect(await agent.stop()).toEqual({ code: 0, signal: null });
+  expect(agent.logs).toContainEqual(expect.objectContaining({ msg: "agent stopped" }));
+});
+
 test("when the resync interval passes without changes, then the agent sends the same complete snapshot again", async () => {
   agent = startCliProcess(["agent", "--cluster", "prod", ...FAST.filter((a, i, all) => a !== "--resync" && all[i - 1] !== "--resync"), "--resync", "1s"], env());
   await snapshotWith(INITIAL);

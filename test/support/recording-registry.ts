@@ -26,6 +26,8 @@ export interface RecordingRegistry {
   pageSize: number;
   /** When set, every request is answered with this status (a problem+json). */
   failWith: number | null;
+  /** When true, requests are recorded but never answered (a registry that hangs). */
+  hang: boolean;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -38,7 +40,7 @@ export interface RecordingRegistry {
  */
 export async function startRecordingRegistry(token = "sr_agent_test_token_0123456789"): Promise<RecordingRegistry> {
   const sockets = new Set<Socket>();
-  const state: Omit<RecordingRegistry, "url" | "down" | "up" | "close"> = { token, snapshots: [], violationQueries: [], violations: [], pageSize: 2, failWith: null };
+  const state: Omit<RecordingRegistry, "url" | "down" | "up" | "close"> = { token, snapshots: [], violationQueries: [], violations: [], pageSize: 2, failWith: null, hang: false };
   const problem = (res: http.ServerResponse, status: number, code: string, detail: string) => {
     const text = JSON.stringify({ type: "about:blank", title: code, status, detail, code });
     res.writeHead(status, { "Content-Type": "application/problem+json", "Content-Length": Buffer.byteLength(text) });
@@ -70,6 +72,7 @@ export async function startRecordingRegistry(token = "sr_agent_test_token_012345
           accepted: state.failWith === null,
         };
         state.snapshots.push(snapshot);
+        if (state.hang) return;
         if (state.failWith !== null) return problem(res, state.failWith, "unavailable", "The registry is not available.");
         const containers = (body.items as Obj[]).flatMap((p) => p.spec?.containers ?? []).length;
         return json(res, 200, { cluster: snapshot.cluster, namespace: snapshot.namespace, pods: (body.items as Obj[]).length, containers, running: containers, gone: 0, unresolved: 0, violations_opened: 0, violations_resolved: 0 });
