@@ -147,10 +147,9 @@ export interface ImagePage {
   nextCursor: string | null;
 }
 
-/** Images ordered by digest with keyset pagination; the cursor is the last digest of the previous page. */
-export async function listImageScans(q: Queryable, filter: ImageScanFilter & { limit: number; after?: string | undefined }): Promise<ImagePage> {
+/** The WHERE conditions of the images list (API and dashboard), with their parameters appended to `params`. */
+function imageConditions(filter: ImageScanFilter, params: unknown[]): string[] {
   const where: string[] = [];
-  const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
     params.push(value);
     where.push(sql.replace("?", `$${params.length}`));
@@ -163,7 +162,17 @@ export async function listImageScans(q: Queryable, filter: ImageScanFilter & { l
     const [text, pattern] = [`$${params.length - 1}`, `$${params.length}`];
     where.push(`(image_digest LIKE ${pattern} || '%' OR image_digest LIKE 'sha256:' || ${pattern} || '%' OR ${text} = ANY(tags) OR repository LIKE '%' || ${pattern} || '%')`);
   }
-  if (filter.after) add("image_digest > ?", filter.after);
+  return where;
+}
+
+/** Images ordered by digest with keyset pagination; the cursor is the last digest of the previous page. */
+export async function listImageScans(q: Queryable, filter: ImageScanFilter & { limit: number; after?: string | undefined }): Promise<ImagePage> {
+  const params: unknown[] = [];
+  const where = imageConditions(filter, params);
+  if (filter.after) {
+    params.push(filter.after);
+    where.push(`image_digest > $${params.length}`);
+  }
   params.push(filter.limit + 1);
   const { rows } = await q.query<ImageScanRow>(
     `SELECT ${IMAGE_SCAN_COLUMNS} FROM image_scans ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
@@ -173,6 +182,56 @@ export async function listImageScans(q: Queryable, filter: ImageScanFilter & { l
   const more = rows.length > filter.limit;
   const items = more ? rows.slice(0, filter.limit) : rows;
   return { items, nextCursor: more ? items[items.length - 1]!.image_digest : null };
+}
+
+/** The columns the images list sorts by, named as the API's image fields are. */
+export const IMAGE_SORTS = ["status", "critical", "high", "medium", "low", "fixable", "scanned_at", "first_seen_at", "repository"] as const;
+export type ImageSortField = (typeof IMAGE_SORTS)[number];
+export type SortOrder = "asc" | "desc";
+export interface ImageSort {
+  field: ImageSortField;
+  order: SortOrder;
+}
+
+/** Riskiest first: non-compliant, stale, not scanned, compliant; then the most critical, high, medium, low findings. */
+const RISK_RANK = "CASE status WHEN 'non_compliant' THEN 0 WHEN 'stale' THEN 1 WHEN 'not_scanned' THEN 2 ELSE 3 END";
+const RISK_TIE = `${RISK_RANK}, critical_count DESC, high_count DESC, medium_count DESC, low_count DESC, image_digest`;
+const SORT_COLUMN: Record<Exclude<ImageSortField, "status">, string> = {
+  critical: "critical_count",
+  high: "high_count",
+  medium: "medium_count",
+  low: "low_count",
+  fixable: "fixable_count",
+  scanned_at: "scanned_at",
+  first_seen_at: "first_seen_at",
+  repository: "repository",
+};
+
+/**
+ * ORDER BY built from a fixed list (never from input). `status desc` is the riskiest-first order; every other sort
+ * breaks ties by it, and every order ends with the digest, so rows equal in every sorted column keep one order
+ * and OFFSET pages never repeat or skip one. Missing values (no repository, never scanned) sort last either way.
+ */
+export function imageOrderBy(sort: ImageSort): string {
+  if (sort.field === "status") return sort.order === "desc" ? RISK_TIE : `${RISK_RANK} DESC, critical_count DESC, high_count DESC, medium_count DESC, low_count DESC, image_digest`;
+  return `${SORT_COLUMN[sort.field]} ${sort.order === "desc" ? "DESC" : "ASC"} NULLS LAST, ${RISK_TIE}`;
+}
+
+/** One sorted page of images at `offset` (the dashboard's list and its CSV export); `more` says whether rows follow. */
+export async function listImageScansSorted(
+  q: Queryable,
+  filter: ImageScanFilter & { sort: ImageSort; offset: number; limit: number },
+): Promise<{ items: ImageScanRow[]; more: boolean }> {
+  const params: unknown[] = [];
+  const where = imageConditions(filter, params);
+  params.push(filter.limit + 1, filter.offset);
+  const { rows } = await q.query<ImageScanRow>(
+    `SELECT ${IMAGE_SCAN_COLUMNS} FROM image_scans ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY ${imageOrderBy(filter.sort)} LIMIT $${params.length - 1} OFFSET $${params.length}`,
+    params,
+  );
+  const more = rows.length > filter.limit;
+  return { items: more ? rows.slice(0, filter.limit) : rows, more };
 }
 
 /** The repositories of stored images, in order (the dashboard's filter). */

@@ -7,7 +7,15 @@ import {
   type FindingFilter,
   type FindingSort,
 } from "../db/finding-repository";
-import { findImageScan, listImageScans, listRepositories, type ImageScanFilter, type ImageScanRow } from "../db/image-scan-repository";
+import {
+  findImageScan,
+  listImageScans,
+  listImageScansSorted,
+  listRepositories,
+  type ImageScanFilter,
+  type ImageScanRow,
+  type ImageSort,
+} from "../db/image-scan-repository";
 import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
 import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
@@ -31,6 +39,11 @@ export class ReadingService {
 
   listImages(filter: ImageScanFilter & { limit: number; after?: string | undefined }) {
     return listImageScans(this.deps.pool, filter);
+  }
+
+  /** A sorted offset page of images (the dashboard's list). */
+  listImagesSorted(filter: ImageScanFilter & { sort: ImageSort; offset: number; limit: number }) {
+    return listImageScansSorted(this.deps.pool, filter);
   }
 
   repositories() {

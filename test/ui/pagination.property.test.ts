@@ -55,30 +55,89 @@ async function anImageWithReport(digest: string): Promise<string> {
   return reportId;
 }
 
-const STATUSES = ["compliant", "non_compliant", "stale"] as const;
+const STATUSES = ["compliant", "non_compliant", "stale", "not_scanned"] as const;
+const IMAGE_SORTS = ["status", "critical", "high", "medium", "low", "fixable", "scanned_at", "first_seen_at", "repository"] as const;
 
-test("/ui/images: following Next page shows every image once, by digest, with or without a verdict filter", async () => {
+test("/ui/images: following Next page shows every image once, in the chosen sort (riskiest first by default), ties included", async () => {
+  type Image = {
+    digest: string;
+    status: (typeof STATUSES)[number];
+    critical: number;
+    high: number;
+    medium: number;
+    low: number;
+    fixable: number;
+    scanned_at: number | null;
+    first_seen_at: number;
+    repository: string | null;
+  };
+  // Few distinct values per column: most rows tie on the sorted column and the risk order breaks the tie.
+  const small = fc.integer({ min: 0, max: 2 });
+  const day = (n: number) => Date.UTC(2026, 0, 1 + n);
+  const image: fc.Arbitrary<Image> = fc.record({
+    digest: digestArbitrary,
+    status: fc.constantFrom(...STATUSES),
+    critical: small,
+    high: small,
+    medium: small,
+    low: small,
+    fixable: small,
+    scanned_at: fc.option(fc.integer({ min: 0, max: 2 }).map(day), { nil: null }),
+    first_seen_at: fc.integer({ min: 0, max: 2 }).map(day),
+    repository: fc.option(fc.constantFrom("a", "ab", "b"), { nil: null }),
+  });
+  const RANK: Record<string, number> = { non_compliant: 0, stale: 1, not_scanned: 2, compliant: 3 };
+  const bySeverity = (a: Image, b: Image) => b.critical - a.critical || b.high - a.high || b.medium - a.medium || b.low - a.low || (a.digest < b.digest ? -1 : 1);
+  const risk = (a: Image, b: Image) => RANK[a.status]! - RANK[b.status]! || bySeverity(a, b);
+  const column = (field: string, order: "asc" | "desc") => (a: Image, b: Image) => {
+    const [x, y] = [a[field as keyof Image], b[field as keyof Image]];
+    if (x === y) return 0;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return (x < y ? -1 : 1) * (order === "asc" ? 1 : -1);
+  };
+  const oracle = (field: string, order: "asc" | "desc") => (a: Image, b: Image) =>
+    field === "status" ? (order === "desc" ? risk(a, b) : RANK[b.status]! - RANK[a.status]! || bySeverity(a, b)) : column(field, order)(a, b) || risk(a, b);
   await assertPagination({
     rows: fc.record({
-      images: fc.uniqueArray(fc.tuple(digestArbitrary, fc.constantFrom(...STATUSES)), { maxLength: 130, size: "max", selector: ([d]) => d }),
+      images: fc.uniqueArray(image, { maxLength: 130, size: "max", selector: (i) => i.digest }),
       status: fc.constantFrom<string | undefined>(undefined, "non_compliant"),
+      sort: fc.constantFrom<string | undefined>(undefined, ...IMAGE_SORTS),
+      order: fc.constantFrom<"asc" | "desc" | undefined>(undefined, "asc", "desc"),
     }),
     pageSizes: fc.constant(50),
-    numRuns: 15,
-    async seed({ images, status }) {
+    numRuns: 25,
+    async seed({ images, status, sort, order }) {
       await pool().query("DELETE FROM image_scans");
       await pool().query(
-        `INSERT INTO image_scans (image_digest, repository, is_compliant, status, policy_version)
-         SELECT d, 'docker.io/library/nginx', s = 'compliant', s, 1 FROM unnest($1::text[], $2::text[]) AS x(d, s)`,
-        [images.map(([d]) => d), images.map(([, s]) => s)],
+        `INSERT INTO image_scans (image_digest, repository, is_compliant, status, policy_version, critical_count, high_count,
+           medium_count, low_count, fixable_count, scanned_at, first_seen_at)
+         SELECT d, r, s = 'compliant', s, 1, c, h, m, l, f, sa, fs
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[], $9::timestamptz[], $10::timestamptz[])
+           AS x(d, r, s, c, h, m, l, f, sa, fs)`,
+        [
+          images.map((i) => i.digest),
+          images.map((i) => i.repository),
+          images.map((i) => i.status),
+          images.map((i) => i.critical),
+          images.map((i) => i.high),
+          images.map((i) => i.medium),
+          images.map((i) => i.low),
+          images.map((i) => i.fixable),
+          images.map((i) => (i.scanned_at === null ? null : new Date(i.scanned_at))),
+          images.map((i) => new Date(i.first_seen_at)),
+        ],
       );
+      const field = sort ?? "status";
+      const direction = sort === undefined ? "desc" : (order ?? (field === "repository" ? "asc" : "desc"));
       return images
-        .filter(([, s]) => status === undefined || s === status)
-        .map(([d]) => d)
-        .sort();
+        .filter((i) => status === undefined || i.status === status)
+        .sort(oracle(field, direction))
+        .map((i) => i.digest);
     },
-    async fetchPage(_size, cursor: string | null, { status }) {
-      const text = await page(cursor ?? `/ui/images${status ? `?status=${status}` : ""}`);
+    async fetchPage(_size, cursor: string | null, { status, sort, order }) {
+      const query = new URLSearchParams({ ...(status ? { status } : {}), ...(sort ? { sort } : {}), ...(order ? { order } : {}) }).toString();
+      const text = await page(cursor ?? `/ui/images${query ? `?${query}` : ""}`);
       const keys = tableRows(text, "images-table").map((row) => /href="\/ui\/images\/(sha256:[0-9a-f]{64})"/.exec(row)![1]!);
       return { keys, next: nextLink(text) };
     },

@@ -36,22 +36,23 @@ export function severityBadge(severity: string): SafeHtml {
 export type SeverityCounts = Record<Lowercase<Severity>, number>;
 
 /**
- * A stacked bar of an image's findings by severity, drawn to a fixed width so rows compare at a glance on a log-ish
- * scale (one critical must stay visible next to 400 lows). The counts are spelled out beside it.
+ * A stacked bar of an image's findings by severity. Given `largest` (the largest total among the rows shown
+ * together), the bar's length is proportional to the total: 236 findings draw a full bar, 3 a short one. Each
+ * severity's segment is proportional to its count, but at least 2 px, so one critical stays visible next to 400
+ * lows. Without `largest` the bar is full width. The counts are spelled out beside it.
  */
-export function severityBar(counts: SeverityCounts): SafeHtml {
+export function severityBar(counts: SeverityCounts, largest?: number): SafeHtml {
   const entries = SEVERITIES.map((s) => ({ key: s.toLowerCase() as Lowercase<Severity>, n: counts[s.toLowerCase() as Lowercase<Severity>] ?? 0 }));
   const total = entries.reduce((a, e) => a + e.n, 0);
   const label = total === 0 ? "No vulnerabilities" : entries.filter((e) => e.n > 0).map((e) => `${e.n} ${e.key}`).join(", ");
   if (total === 0) return html`<span class="sevbar-none">none</span>`;
   const width = 120;
-  const weights = entries.map((e) => (e.n > 0 ? Math.log2(e.n + 1) : 0));
-  const sum = weights.reduce((a, b) => a + b, 0);
+  const length = largest && largest > total ? Math.max(4, (total / largest) * width) : width;
   let x = 0;
   const rects = entries
-    .map((e, i) => {
+    .map((e) => {
       if (e.n === 0) return "";
-      const w = (weights[i]! / sum) * width;
+      const w = Math.max(2, (e.n / total) * length);
       const r = `<rect class="fill-${e.key}" x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="10"></rect>`;
       x += w;
       return r;
