@@ -17,6 +17,7 @@ import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate"
 import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
 import { createEcrIntegration } from "./integrations/ecr";
 import { createLogger } from "./logger";
+import { maskStoredCopies } from "./ingest/mask-stored-copies";
 import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
 import { ComplianceLookup } from "./lookup/lookup-compliance";
@@ -89,6 +90,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
   await waitForDatabase(db, logger);
   const applied = await migrate(db.pool);
   if (applied.length) logger.info({ applied }, "migrations applied");
+  // Copies of reports stored before secret context was masked are masked once (a no-op query afterwards).
+  await maskStoredCopies(db.pool, logger);
 
   const tokens = new TokenService(db.lookupPool, clock, db.prisma);
   if (config.adminToken) {

@@ -52,7 +52,7 @@ async function databaseStatementsOnly(client: Client, body: Buffer, report: Deco
     const reportId = await insertReport(client, { report, scannedAt: new Date(), sha256: crypto.randomUUID(), source: "bench-floor", uploadedBy: null, evaluationInput });
     await upsertVulnerabilities(client, report.vulnerabilities);
     await insertFindings(client, reportId!, report.findings);
-    await insertRaw(client, reportId!, body.length, gzipped);
+    await insertRaw(client, reportId!, body.length, gzipped, false);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK");

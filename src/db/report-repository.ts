@@ -57,8 +57,37 @@ export async function findReportBySha256(q: Queryable, sha256: string): Promise<
   return row ? { id: row.id, scannedAt: row.scanned_at } : null;
 }
 
-export async function insertRaw(q: Queryable, reportId: string, byteSize: number, gzipBytes: Buffer): Promise<void> {
-  await q.query("INSERT INTO scan_report_raw (report_id, byte_size, gzip_bytes) VALUES ($1, $2, $3)", [reportId, byteSize, gzipBytes]);
+export async function insertRaw(q: Queryable, reportId: string, byteSize: number, gzipBytes: Buffer, secretsMasked: boolean): Promise<void> {
+  await q.query("INSERT INTO scan_report_raw (report_id, byte_size, gzip_bytes, secrets_masked) VALUES ($1, $2, $3, $4)", [
+    reportId,
+    byteSize,
+    gzipBytes,
+    secretsMasked,
+  ]);
+}
+
+/** Copies stored before masking existed: those without secret findings are marked as needing none (one UPDATE). */
+export async function markUnmaskedCopiesWithoutSecrets(q: Queryable): Promise<number> {
+  const { rowCount } = await q.query(
+    `UPDATE scan_report_raw r SET secrets_masked = false
+     WHERE r.secrets_masked IS NULL AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.report_id = r.report_id AND f.kind = 'secret')`,
+  );
+  return rowCount ?? 0;
+}
+
+/** Up to `limit` copies stored before masking existed whose report has secret findings, oldest first. */
+export async function listUnmaskedSecretCopies(q: Queryable, limit: number): Promise<Array<{ report_id: string; gzip_bytes: Buffer }>> {
+  const { rows } = await q.query<{ report_id: string; gzip_bytes: Buffer }>(
+    "SELECT report_id, gzip_bytes FROM scan_report_raw WHERE secrets_masked IS NULL ORDER BY report_id LIMIT $1",
+    [limit],
+  );
+  return rows;
+}
+
+/** Replaces a stored copy by its masked version (or marks it as needing none when `gzipBytes` is null). */
+export async function replaceRawCopy(q: Queryable, reportId: string, copy: { byteSize: number; gzipBytes: Buffer } | null): Promise<void> {
+  if (copy) await q.query("UPDATE scan_report_raw SET byte_size = $2, gzip_bytes = $3, secrets_masked = true WHERE report_id = $1", [reportId, copy.byteSize, copy.gzipBytes]);
+  else await q.query("UPDATE scan_report_raw SET secrets_masked = false WHERE report_id = $1", [reportId]);
 }
 
 /**

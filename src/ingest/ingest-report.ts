@@ -25,7 +25,7 @@ import type { ImageIdentity } from "../domain/image-identity";
 import { normaliseImageRef } from "../domain/workload";
 import { recordReportedWorkloads } from "../runtime/record-reported-workloads";
 import { resolveImages } from "./resolve-images";
-import { captureRaw, type CapturedRaw } from "./raw-capture";
+import { captureRaw, storedCopy, type CapturedRaw } from "./raw-capture";
 import { sanitizeReport } from "./sanitize";
 
 export interface IngestRequest {
@@ -69,7 +69,9 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
   const refusal = futureScanRefusal(report.format, report.scannedAt, deps.clock());
   if (refusal) throw refusal;
   const images = resolveImages(report, { digests: request.digests, image: request.image });
-  const { sha256, gzipped } = request.raw ?? captureRaw(request.bytes);
+  const captured = request.raw ?? captureRaw(request.bytes);
+  const { sha256 } = captured;
+  const copy = storedCopy(request.bytes, captured, report.findings.some((f) => f.kind === "secret"));
   const summary = summarizeFindings(report.findings);
   const evaluationInput = toEvaluationInput(report.findings);
 
@@ -92,7 +94,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     if (newReportId) {
       await upsertVulnerabilities(tx, report.vulnerabilities);
       await insertFindings(tx, newReportId, report.findings);
-      await insertRaw(tx, newReportId, request.bytes.length, await gzipped);
+      await insertRaw(tx, newReportId, copy.byteSize, await copy.gzipped, copy.masked > 0);
     }
     const judged = images.filter((image) => linked.has(image.imageDigest));
     let changed: string[] = [];

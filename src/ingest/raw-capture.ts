@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { maskSecretContext } from "../formats/mask-secrets";
 import { promisify } from "node:util";
 import { constants, gzip } from "node:zlib";
 
@@ -33,6 +34,32 @@ function compressInBackground(bytes: Buffer): Promise<Buffer> {
 /** For bytes already in memory (Trivy Operator webhook, ECR import): hash now, compress in the background. */
 export function captureRaw(bytes: Buffer): CapturedRaw {
   return { sha256: crypto.createHash("sha256").update(bytes).digest("hex"), gzipped: compressInBackground(bytes) };
+}
+
+/** What is stored as the report's raw copy (scan_report_raw): its uncompressed size and the gzip of it. */
+export interface StoredCopy {
+  byteSize: number;
+  gzipped: Promise<Buffer>;
+  /** How many secret findings had their context (match, code lines) masked; 0 = the bytes as uploaded. */
+  masked: number;
+}
+
+/**
+ * The copy to store: the uploaded bytes, unless the report has secret findings whose context (Trivy's Match and
+ * Code.Lines, the operator's match, SARIF's "Match:" line) shows text of the file the secret is in; then the JSON
+ * with that text masked (src/formats/mask-secrets.ts), re-serialised. The report's SHA-256 stays the one of the
+ * uploaded bytes, so the same upload again is still a duplicate.
+ */
+export function storedCopy(bytes: Buffer, captured: CapturedRaw, hasSecrets: boolean): StoredCopy {
+  if (hasSecrets) {
+    const doc: unknown = JSON.parse(bytes.toString("utf8"));
+    const masked = maskSecretContext(doc);
+    if (masked > 0) {
+      const copy = Buffer.from(JSON.stringify(doc), "utf8");
+      return { byteSize: copy.length, gzipped: compressInBackground(copy), masked };
+    }
+  }
+  return { byteSize: bytes.length, gzipped: captured.gzipped, masked: 0 };
 }
 
 /**

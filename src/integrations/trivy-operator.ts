@@ -27,6 +27,7 @@ import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
 import { combineImageReports, resourcePath } from "../formats/trivy-operator";
 import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
 import { canonicalJson } from "./canonical-json";
+import { maskSecretContext } from "../formats/mask-secrets";
 
 export interface OperatorWebhookDependencies {
   pool: Pool;
@@ -95,6 +96,9 @@ function identify(logger: Logger, resource: unknown, path: string): Received {
 
 async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Received, uploadedBy: string | undefined, cluster: string | undefined): Promise<IngestResult> {
   const others = (await latestStoredResources(deps.pool, incoming.digest)).filter((r) => groupOf(r) !== incoming.group);
+  // The stored copies are masked (src/formats/mask-secrets.ts); masking the new resource too keeps the combination's
+  // bytes, and so its hash, the same when the operator broadcasts the same resource again.
+  maskSecretContext(incoming.resource);
   const resources = [incoming.resource, ...others.map((r) => r.resource)];
   const reports = [incoming.report, ...others.map((r) => r.report)];
   const items = resources.sort((a, b) => String(a.kind).localeCompare(String(b.kind)));

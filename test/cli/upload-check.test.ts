@@ -35,6 +35,9 @@ function writeLargeReport(name: string, digestSeed: string): string {
   report.Metadata.RepoTags = ["bkimminich/juice-shop-large:v10.2.0"];
   report.Metadata.RepoDigests = [`bkimminich/juice-shop-large@${fakeDigest(digestSeed)}`];
   const vulns = report.Results.flatMap((r: any) => r.Vulnerabilities ?? []);
+  // Without the secret finding: its code lines would be masked in the stored copy (docs/security.md), and these tests
+  // compare the stored copy with the file byte for byte.
+  for (const r of report.Results) delete r.Secrets;
   const pad = "x".repeat(Math.ceil((6 * 1024 * 1024) / vulns.length));
   for (const v of vulns) v.Description = `${v.Description ?? ""} ${pad}`;
   const file = path.join(tmp, name);
