@@ -95,7 +95,15 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
   const tokens = new TokenService(db.lookupPool, clock, db.prisma);
   if (config.adminToken) {
-    if (await tokens.ensure(config.adminToken, "admin (ADMIN_TOKEN)", ["admin"])) logger.info("admin token from ADMIN_TOKEN stored");
+    const stored = await tokens.ensure(config.adminToken, "admin (ADMIN_TOKEN)", ["admin"]);
+    if (stored.state === "created") logger.info("admin token from ADMIN_TOKEN stored");
+    // Started without it rather than refused: the Secret is usually still mounted after a revoke, and a start that
+    // failed would take every replica down at its next restart. The token stays revoked.
+    if (stored.state === "revoked")
+      logger.warn(
+        { variable: "ADMIN_TOKEN", revoked_at: stored.revokedAt.toISOString() },
+        "ADMIN_TOKEN names a token that was revoked; it stays revoked and this start does not use it. Remove ADMIN_TOKEN, or set a new value to create a new admin token.",
+      );
   } else if ((await tokens.count()) === 0) {
     const created = await tokens.create({ name: "admin (first start)", scopes: ["admin"], expiresAt: null });
     (options.announceToken ?? ((t: string) => logger.warn({ note: "shown once; store it now" }, `first start: generated admin token ${t.slice(0, 6)}… (printed to stderr)`)))(created.token);

@@ -9,7 +9,8 @@ import {
   listTokens,
   recordTokensUsed,
   revokeToken,
-  upsertOperatorToken,
+  insertOperatorToken,
+  type OperatorTokenState,
   type TokenRow,
 } from "../db/token-repository";
 import type { Principal, Scope } from "./scopes";
@@ -20,6 +21,9 @@ export const TOKEN_PREFIX = "sr_";
 function generateToken(): string {
   return TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
 }
+
+/** token_prefix of a token chosen by the operator (ADMIN_TOKEN): a marker, never characters of the token. */
+export const OPERATOR_TOKEN_PREFIX = "(admin)";
 
 export function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token, "utf8").digest("hex");
@@ -82,12 +86,12 @@ export class TokenService {
   }
 
   /**
-   * Stores a token chosen by the operator (ADMIN_TOKEN), or makes it usable again if it was withdrawn. Its
-   * prefix is not stored: unlike a generated token, an operator's token can be short, and 8 of its characters
-   * would be a large part of the secret.
+   * Stores a token chosen by the operator (ADMIN_TOKEN) unless it is stored already; a revoked one stays revoked
+   * (the answer says so). None of its characters is stored as its prefix, `sr_` or not: an operator's token can be
+   * short or hand-made, and its first characters would be a large part of the secret.
    */
-  async ensure(token: string, name: string, scopes: Scope[]): Promise<boolean> {
-    return upsertOperatorToken(this.pool, { name, tokenPrefix: token.startsWith(TOKEN_PREFIX) ? token.slice(0, 8) : "(admin)", tokenHash: hashToken(token), scopes });
+  async ensure(token: string, name: string, scopes: Scope[]): Promise<OperatorTokenState> {
+    return insertOperatorToken(this.pool, { name, tokenPrefix: OPERATOR_TOKEN_PREFIX, tokenHash: hashToken(token), scopes });
   }
 
   count(): Promise<number> {

@@ -58,17 +58,25 @@ export async function insertToken(
 }
 
 /** Stores the token, or makes it usable again with these scopes if it was withdrawn; false when it was live already. */
-export async function upsertOperatorToken(
+/** What storing an operator-chosen token found: it is new, it was stored before, or it was revoked (and stays so). */
+export type OperatorTokenState = { state: "created" } | { state: "exists" } | { state: "revoked"; revokedAt: Date };
+
+/**
+ * Stores an operator-chosen token (ADMIN_TOKEN) unless its hash is stored already. A revoked one is left revoked:
+ * revoking is how an administrator withdraws a leaked bootstrap token, and a restart must not undo that.
+ */
+export async function insertOperatorToken(
   q: Queryable,
   input: { name: string; tokenPrefix: string; tokenHash: string; scopes: readonly string[] },
-): Promise<boolean> {
+): Promise<OperatorTokenState> {
   const { rowCount } = await q.query(
-    `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, scopes = EXCLUDED.scopes WHERE api_tokens.revoked_at IS NOT NULL
-     RETURNING id`,
+    `INSERT INTO api_tokens (name, token_prefix, token_hash, scopes) VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING`,
     [input.name, input.tokenPrefix, input.tokenHash, input.scopes],
   );
-  return (rowCount ?? 0) > 0;
+  if ((rowCount ?? 0) > 0) return { state: "created" };
+  const { rows } = await q.query<{ revoked_at: Date | null }>("SELECT revoked_at FROM api_tokens WHERE token_hash = $1", [input.tokenHash]);
+  const revokedAt = rows[0]?.revoked_at ?? null;
+  return revokedAt ? { state: "revoked", revokedAt } : { state: "exists" };
 }
 
 export function countLiveTokens(prisma: PrismaClient): Promise<number> {
