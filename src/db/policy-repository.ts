@@ -72,7 +72,10 @@ export interface ExceptionRow {
   repository: string | null;
   image_digest: string | null;
   reason: string;
+  /** The token (or dashboard sign-in) that granted it. */
   created_by: string;
+  /** Who asked for it, as the granter wrote it (free text), or null. */
+  requested_by: string | null;
   created_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -86,7 +89,9 @@ export interface NewException {
   imageDigest: string | null;
   reason: string;
   expiresAt: Date | null;
+  /** The authenticated principal's name: never taken from the request body. */
   createdBy: string;
+  requestedBy?: string | null | undefined;
 }
 
 export interface ExceptionFilter {
@@ -96,7 +101,7 @@ export interface ExceptionFilter {
   imageDigest?: string | undefined;
 }
 
-const EXCEPTION_COLUMNS = (now: string) => `id, vulnerability_id, repository, image_digest, reason, created_by, created_at, expires_at,
+const EXCEPTION_COLUMNS = (now: string) => `id, vulnerability_id, repository, image_digest, reason, created_by, requested_by, created_at, expires_at,
   revoked_at, revoked_by,
   CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at IS NOT NULL AND expires_at <= ${now} THEN 'expired'
        ELSE 'active' END AS state`;
@@ -130,9 +135,9 @@ export async function listExceptionsExpiringBetween(q: Queryable, from: Date, to
 
 export async function insertException(q: Queryable, input: NewException, now: Date): Promise<ExceptionRow> {
   const { rows } = await q.query<ExceptionRow>(
-    `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, created_at, expires_at)
-     VALUES ($2, $3, $4, $5, $6, $1, $7) RETURNING ${EXCEPTION_COLUMNS("$1")}`,
-    [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt],
+    `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, requested_by, created_at, expires_at)
+     VALUES ($2, $3, $4, $5, $6, $8, $1, $7) RETURNING ${EXCEPTION_COLUMNS("$1")}`,
+    [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt, input.requestedBy ?? null],
   );
   return rows[0]!;
 }

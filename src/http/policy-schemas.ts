@@ -113,7 +113,19 @@ export const exceptionCreateBodySchema = z
     image_digest: digestSchema.nullable().optional(),
     reason: z.string().trim().min(1, "must say why the risk is accepted").max(2000),
     expires_at: isoInstant.nullable().optional(),
-    created_by: z.string().trim().min(1).max(200).optional().describe("Defaults to the token's name."),
+    requested_by: z
+      .string()
+      .trim()
+      .min(1, "must not be empty")
+      .max(200)
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+      .optional()
+      .describe("Who asked for the exception (free text, stored beside created_by, not verified)."),
+    created_by: z
+      .unknown()
+      .refine(() => false, "is recorded by the service: the name of the token that makes this request; put who asked for it in requested_by")
+      .optional()
+      .describe("Not accepted: created_by is the name of the token that grants the exception."),
   })
   .strict();
 
@@ -133,7 +145,8 @@ export const exceptionResponseSchema = z.object({
   repository: z.string().nullable(),
   image_digest: z.string().nullable(),
   reason: z.string(),
-  created_by: z.string(),
+  created_by: z.string().describe("The token (or dashboard sign-in) that granted it."),
+  requested_by: z.string().nullable().describe("Who asked for it, as the granter wrote it; null when not given."),
   created_at: z.string(),
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),

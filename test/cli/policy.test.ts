@@ -142,13 +142,29 @@ describe("scan-registry exceptions", () => {
     expect(all.items).toEqual([expect.objectContaining({ id: created.id, state: "revoked" })]);
   });
 
-  test("when --created-by and a repository glob are given, then they are stored as given (the glob Docker-normalised)", async () => {
+  test("when --requested-by and a repository glob are given, then the token's name is the author and the requester is kept beside it", async () => {
     const run = await cli(
-      ["exceptions", "add", "--vulnerability", "DS002", "--repository", "team/*", "--reason", "accepted", "--created-by", "alice", "--json"],
+      ["exceptions", "add", "--vulnerability", "DS002", "--repository", "team/*", "--reason", "accepted", "--requested-by", "alice", "--json"],
       { env },
     );
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ vulnerability_id: "DS002", repository: "docker.io/team/*", created_by: "alice", expires_at: null });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      vulnerability_id: "DS002",
+      repository: "docker.io/team/*",
+      created_by: "admin (ADMIN_TOKEN)",
+      requested_by: "alice",
+      expires_at: null,
+    });
+    const shown = await cli(["exceptions", "list"], { env });
+    expect(shown.stdout).toContain("alice");
+  });
+
+  test("when --created-by is given, then it exits 2 saying the token's name is recorded, and nothing is stored", async () => {
+    const before = (await cli(["exceptions", "list", "--all", "--json"], { env })).stdout;
+    const run = await cli(["exceptions", "add", "--vulnerability", "DS002", "--reason", "accepted", "--created-by", "the-ciso"], { env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--created-by is not accepted.*--requested-by/);
+    expect((await cli(["exceptions", "list", "--all", "--json"], { env })).stdout).toBe(before);
   });
 
   test.each([

@@ -66,9 +66,20 @@ describe("when an exception is granted", () => {
 
   test("then a repository glob covers the matching repository only, and the ID is normalised to Trivy's spelling", async () => {
     expect(await verdict(app, centosQuay)).toMatchObject({ is_compliant: false });
-    const res = await grant({ vulnerability_id: willNotFix.toLowerCase(), repository: "quay.io/centos/*", reason: "no fix from the vendor", created_by: "alice" });
+    const writer = await app.token("policy:write");
+    const res = await grant({ vulnerability_id: willNotFix.toLowerCase(), repository: "quay.io/centos/*", reason: "no fix from the vendor", requested_by: "alice (ticket SEC-42)" }, writer);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ vulnerability_id: willNotFix, repository: "quay.io/centos/*", created_by: "alice", reevaluated: 1, changed: 1 });
+    // The author is the token that granted it; who asked is kept beside it, as written.
+    expect(res.body).toMatchObject({
+      vulnerability_id: willNotFix,
+      repository: "quay.io/centos/*",
+      created_by: "test-policy:write",
+      requested_by: "alice (ticket SEC-42)",
+      reevaluated: 1,
+      changed: 1,
+    });
+    const { rows } = await app.database.db.pool.query("SELECT created_by, requested_by FROM policy_exceptions WHERE id = $1", [res.body.id]);
+    expect(rows).toEqual([{ created_by: "test-policy:write", requested_by: "alice (ticket SEC-42)" }]);
     expect(await verdict(app, centosQuay)).toMatchObject({ is_compliant: true });
     expect(await verdict(app, centosHub)).toMatchObject({ is_compliant: false });
   });
@@ -101,6 +112,9 @@ describe("when an exception is granted", () => {
     ["an expiry in the past", { vulnerability_id: "DS002", reason: "x", expires_at: "2020-01-01T00:00:00Z" }, "body.expires_at"],
     ["an expiry without a time zone", { vulnerability_id: "DS002", reason: "x", expires_at: "2099-01-01 00:00" }, "body.expires_at"],
     ["an unknown field", { vulnerability_id: "DS002", reason: "x", expiry: "2099-01-01T00:00:00Z" }, "body"],
+    ["an author written by the caller", { vulnerability_id: "DS002", reason: "x", created_by: "the-ciso" }, "body.created_by"],
+    ["a blank requested_by", { vulnerability_id: "DS002", reason: "x", requested_by: "  " }, "body.requested_by"],
+    ["a requested_by with a line break", { vulnerability_id: "DS002", reason: "x", requested_by: "alice\nbob" }, "body.requested_by"],
   ])("with %s, then 422 names the path and nothing is written", async (_what, body, path) => {
     await app.flushDecisions(); // lookups of earlier tests are written in the background
     const before = await app.database.rowCounts();

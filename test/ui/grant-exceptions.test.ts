@@ -68,3 +68,18 @@ test.each(["not-an-id", "00000000-0000-4000-8000-000000000000"])("when a withdra
   expect(res.status).toBe(404);
   expect(watch.awaited).not.toHaveBeenCalled();
 });
+
+test("when a grant form carries a created_by field, then the author stored is the signed-in token's name all the same", async () => {
+  const csrf = await browser.csrf();
+  const res = await browser.post(`/ui/images/${FLUENTD}/exceptions`, {
+    _csrf: csrf,
+    vulnerability_id: "CVE-2020-8165",
+    scope: "image",
+    reason: "author check",
+    expires_on: "2099-12-31",
+    created_by: "the-ciso",
+  });
+  expect(res.status).toBe(303);
+  const { rows } = await app.database.db.pool.query("SELECT created_by FROM policy_exceptions WHERE reason = 'author check'");
+  expect(rows).toEqual([{ created_by: "test-compliance:read+policy:write" }]);
+});

@@ -17,6 +17,7 @@ function describe(e: ExceptionAnswer): string {
   return [
     `${e.id}  ${e.vulnerability_id}  ${scope(e)}  (${e.state})`,
     `  reason:  ${e.reason}`,
+    ...(e.requested_by ? [`  requested by ${e.requested_by}`] : []),
     `  by ${e.created_by} at ${e.created_at}; ${e.expires_at ? `expires ${e.expires_at}` : "no expiry"}${e.revoked_at ? `; withdrawn by ${e.revoked_by ?? "?"} at ${e.revoked_at}` : ""}`,
     ...(e.reevaluated !== undefined ? [`  ${e.reevaluated} images re-evaluated, ${e.changed} changed`] : []),
   ].join("\n");
@@ -45,8 +46,8 @@ export function register(program: Command): void {
       body.items.length === 0
         ? "no exceptions"
         : table([
-            ["ID", "VULNERABILITY", "SCOPE", "EXPIRES", "STATE", "CREATED BY", "REASON"],
-            ...body.items.map((e) => [e.id, e.vulnerability_id, scope(e), e.expires_at ?? "never", e.state, e.created_by, e.reason]),
+            ["ID", "VULNERABILITY", "SCOPE", "EXPIRES", "STATE", "CREATED BY", "REQUESTED BY", "REASON"],
+            ...body.items.map((e) => [e.id, e.vulnerability_id, scope(e), e.expires_at ?? "never", e.state, e.created_by, e.requested_by ?? "-", e.reason]),
           ]),
     );
   });
@@ -61,7 +62,8 @@ export function register(program: Command): void {
       .option("--digest <digest>", "only this image digest (sha256:…)")
       .option("--expires-in <duration>", "e.g. 30d, 12h, 2w")
       .option("--expires-at <instant>", "ISO 8601 instant, e.g. 2026-12-31T00:00:00Z")
-      .option("--created-by <name>", "who grants it (default: the token's name)")
+      .option("--requested-by <name>", "who asked for it (free text, stored beside the granting token's name)")
+      .option("--created-by <name>", "not accepted: the service records the token's name (use --requested-by)")
       .option("--json", "print the API answer as JSON"),
   ).action(
     async (
@@ -72,9 +74,12 @@ export function register(program: Command): void {
         digest?: string;
         expiresIn?: string;
         expiresAt?: string;
+        requestedBy?: string;
         createdBy?: string;
       },
     ) => {
+      if (opts.createdBy !== undefined)
+        throw new CliError("--created-by is not accepted: the service records the name of the token that grants the exception; say who asked for it with --requested-by");
       if (opts.expiresIn && opts.expiresAt) throw new CliError("give --expires-in or --expires-at, not both");
       const expiresAt = opts.expiresIn ? expiryFromDuration(opts.expiresIn) : opts.expiresAt;
       const body = {
@@ -83,7 +88,7 @@ export function register(program: Command): void {
         ...(opts.repository ? { repository: opts.repository } : {}),
         ...(opts.digest ? { image_digest: opts.digest } : {}),
         ...(expiresAt ? { expires_at: expiresAt } : {}),
-        ...(opts.createdBy ? { created_by: opts.createdBy } : {}),
+        ...(opts.requestedBy ? { requested_by: opts.requestedBy } : {}),
       };
       const { body: created } = await callApi<ExceptionAnswer>(clientOptions(opts), "POST", "/v1/exceptions", body);
       output(opts, created, () => `Granted exception\n${describe(created)}`);

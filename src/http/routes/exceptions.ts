@@ -19,6 +19,7 @@ export function exceptionAnswer(row: ExceptionRow) {
     image_digest: row.image_digest,
     reason: row.reason,
     created_by: row.created_by,
+    requested_by: row.requested_by,
     created_at: row.created_at.toISOString(),
     expires_at: row.expires_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
@@ -50,7 +51,8 @@ export function exceptionsRouter(deps: AppDependencies): Router {
         imageDigest: body.image_digest ?? null,
         reason: body.reason,
         expiresAt: body.expires_at ? new Date(body.expires_at) : null,
-        createdBy: body.created_by ?? req.principal?.name ?? "unknown",
+        createdBy: req.principal?.name ?? "unknown",
+      requestedBy: body.requested_by ?? null,
       }),
     );
     deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by: created.created_by, changed: created.changed }, "exception granted");

@@ -30,7 +30,7 @@ export function exceptionsTable(ctx: ViewContext, rows: readonly ExceptionRow[],
     <td>${exceptionStateBadge(e.state)}</td>
     <td>${scope(e)}</td>
     <td class="reason">${e.reason}</td>
-    <td>${time(e.created_at)}<div class="small muted">by ${e.created_by}</div></td>
+    <td>${time(e.created_at)}<div class="small muted">by ${e.created_by}${e.requested_by ? html`, asked by ${e.requested_by}` : ""}</div></td>
     <td>${e.state === "revoked" ? html`<span class="small">withdrawn ${time(e.revoked_at)}${e.revoked_by ? html` by ${e.revoked_by}` : ""}</span>` : time(e.expires_at, "never")}</td>
     ${
       ctx.canWrite
