@@ -1,9 +1,9 @@
 /**
  * API tokens (table api_tokens): only SHA-256 hashes are stored. Prisma Client creates, lists and counts them (plain
  * single-table reads and writes). Raw SQL where Prisma would be slower or not atomic: verification by hash is on the
- * lookup path (LOOKUP_AUTH=token) and runs on the fast-failing lookup pool; the operator's token is upserted with a
- * conditional ON CONFLICT … WHERE; a withdrawal keeps its first time with COALESCE in one statement; last-use times
- * are written in one UNNEST batch.
+ * lookup path (LOOKUP_AUTH=token) and runs on the fast-failing lookup pool; the operator's token is inserted with
+ * ON CONFLICT DO NOTHING (a revoked one stays revoked); a withdrawal keeps its first time with COALESCE in one
+ * statement; last-use times are written in one UNNEST batch.
  */
 import type { PrismaClient } from "../generated/prisma/client";
 import type { Queryable } from "./queryable";
@@ -57,7 +57,6 @@ export async function insertToken(
   return toTokenRow(created);
 }
 
-/** Stores the token, or makes it usable again with these scopes if it was withdrawn; false when it was live already. */
 /** What storing an operator-chosen token found: it is new, it was stored before, or it was revoked (and stays so). */
 export type OperatorTokenState = { state: "created" } | { state: "exists" } | { state: "revoked"; revokedAt: Date };
 
