@@ -3,6 +3,7 @@
  * batches of up to 5,000 with one INSERT … SELECT FROM unnest, pruned with one DELETE, and read newest first with
  * an opaque keyset cursor; one row type serves the API and the dashboard.
  */
+import { isBigintCursor } from "../domain/cursor";
 import { badRequest } from "../domain/errors";
 import type { Queryable } from "./queryable";
 
@@ -89,7 +90,7 @@ function encodeCursor(id: string): string {
 
 function decodeCursor(cursor: string): string {
   const m = /^d:(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m) throw badRequest("invalid_cursor", "The cursor is not one this service returned; start again without it.");
+  if (!m || !isBigintCursor(m[1]!)) throw badRequest("invalid_cursor", "The cursor is not one this service returned; start again without it.");
   return m[1]!;
 }
 

@@ -80,6 +80,16 @@ function isUnstorableInput(error: unknown): boolean {
   return code === "22021" || code === "22P05";
 }
 
+/**
+ * Any other PostgreSQL data exception (SQLSTATE class 22: a number or date out of range, a text that is not a valid
+ * value of its type, ...). Such a value can only have come from the request (every stored value was accepted by the
+ * same column), so it is the client's 400 — never a 500, and never with the database's message, which names SQL.
+ */
+function isDataException(error: unknown): boolean {
+  const e = error as { code?: unknown; severity?: unknown } | null;
+  return typeof e?.code === "string" && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === "string";
+}
+
 /** Maps any error to problem details; the only place where errors become HTTP statuses. Never leaks stacks or SQL. */
 export function toProblem(error: unknown): ProblemDetails {
   if (error instanceof DomainError) {
@@ -96,6 +106,8 @@ export function toProblem(error: unknown): ProblemDetails {
   if (e?.type === "encoding.unsupported") return problem(415, "unsupported_encoding", "Unsupported Content-Encoding.");
   if (isUnstorableInput(error))
     return problem(400, "unstorable_character", "The request contains a character that cannot be stored (a NUL character, \\u0000); remove it and retry.");
+  if (isDataException(error))
+    return problem(400, "invalid_value", "A value in the request is out of range or not valid for its type; check the parameters and retry.");
   if (isDatabaseUnavailable(error))
     return problem(503, "database_unavailable", "The database is unavailable; retry shortly.", { retry_after_seconds: 1 });
   const status = e?.status ?? e?.statusCode;

@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { ImageScanRow } from "../../db/image-scan-repository";
+import { isBigintCursor } from "../../domain/cursor";
 import { badRequest } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
 import type { AppDependencies } from "../app-dependencies";
@@ -59,7 +60,7 @@ export function imagesRouter(deps: AppDependencies): Router {
     const digest = String(req.params.digest);
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
     const query = parseOr400(listFindingsQuerySchema, req.query, "query");
-    if (query.cursor !== undefined && !/^\d{1,19}$/.test(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
+    if (query.cursor !== undefined && !isBigintCursor(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
     const row = await deps.reading.image(digest);
     const severities = query.severity === undefined ? undefined : Array.isArray(query.severity) ? query.severity : [query.severity];
     const page = await deps.reading.imageFindings(digest, {
