@@ -32,6 +32,20 @@ export interface DatabaseOptions {
 
 const LOOKUP_STATEMENT_TIMEOUT_MS = 2000;
 
+/**
+ * pg-pool listens for 'error' only on idle clients. A client that loses its connection while checked out (the backend
+ * terminated mid-COPY or mid-transaction, a fast PostgreSQL shutdown) emits 'error' with no listener, and node ends
+ * the process — with every in-flight lookup of the replica. Every client gets a listener of its own the moment the
+ * pool creates it, whoever checks it out (inTransaction, COPY, Prisma's adapter, a session lock): the query in
+ * flight fails with the connection error (answered 503), and the pool discards the client on release because it is
+ * no longer queryable.
+ */
+function guardCheckedOutClients(pool: Pool): void {
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
+}
+
 export function openDatabase(options: DatabaseOptions): Database {
   const size = options.poolSize ?? 10;
   const config: PoolConfig = {
@@ -58,6 +72,8 @@ export function openDatabase(options: DatabaseOptions): Database {
   // An idle client losing its connection (database restart) must not crash the process; the pool replaces it.
   pool.on("error", () => undefined);
   lookupPool.on("error", () => undefined);
+  guardCheckedOutClients(pool);
+  guardCheckedOutClients(lookupPool);
   const prisma = prismaOver(pool);
   return {
     pool,

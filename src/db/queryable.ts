@@ -26,22 +26,41 @@ export async function inReadOnlySnapshot<T>(pool: Pool, work: (client: PoolClien
  */
 export async function withSessionAdvisoryLock<T>(pool: Pool, classId: number, key: string, work: () => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The lock's connection sits idle during `work`: if it is lost meanwhile, it is discarded, never reused.
+  let broken: Error | undefined;
+  const onLost = (error: Error) => {
+    broken ??= error;
+  };
+  client.on("error", onLost);
   try {
     await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [classId, key]);
     try {
       return await work();
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [classId, key]);
+      await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [classId, key]).catch((error: Error) => {
+        broken ??= error;
+        throw error;
+      });
     }
   } finally {
-    client.release();
+    client.removeListener("error", onLost);
+    client.release(broken);
   }
 }
 
-/** Runs `work` in one transaction; rolls back on any error, so a failed request leaves nothing behind. */
+/**
+ * Runs `work` in one transaction; rolls back on any error, so a failed request leaves nothing behind. A connection
+ * lost during the transaction (its 'error' event) is never reused: the client is discarded on release, and the
+ * error of the statement in flight (mapped to 503 by src/http/problem.ts) is what the caller sees. PostgreSQL rolls
+ * back a transaction whose connection ended, so nothing half-written remains.
+ */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const onLost = (error: Error) => {
+    broken ??= error;
+  };
+  client.on("error", onLost);
   try {
     await client.query("BEGIN");
     const result = await work(client);
@@ -53,6 +72,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     });
     throw error;
   } finally {
+    client.removeListener("error", onLost);
     client.release(broken);
   }
 }

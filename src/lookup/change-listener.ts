@@ -148,6 +148,7 @@ export class ChangeListener implements ChangePropagation {
     client.on("notification", (msg) => this.onNotification(client, msg.channel, msg.payload));
     const onLost = (error?: Error) => {
       if (this.client !== client) return;
+      client.end().catch(() => undefined); // a lost connection is discarded; a new one is made below
       this.client = null;
       this.connected = false;
       this.verdicts.enabled = false;
