@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { MAX_TOKEN_LENGTH } from "./auth/token-service";
+import { awsConfiguredIn, parseEcrRegistries, type EcrRegistriesSetting } from "./integrations/ecr/registries";
 
 const byteSize = z
   .string()
@@ -36,6 +37,15 @@ export const environmentSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   VERDICT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   ECR_PASS_TAG: optionalText,
+  ECR_REGISTRIES: optionalText.transform((v, ctx): EcrRegistriesSetting => {
+    if (v === undefined) return undefined;
+    const parsed = parseEcrRegistries(v);
+    if ("error" in parsed) {
+      ctx.addIssue({ code: "custom", message: parsed.error });
+      return z.NEVER;
+    }
+    return parsed.entries;
+  }),
   TLS_CERT_FILE: optionalText,
   TLS_KEY_FILE: optionalText,
   KUBERNETES_TOKEN_AUDIENCE: z.string().min(1).default("kyverno-svc.kyverno.io"),
@@ -66,6 +76,10 @@ export type Config = Readonly<{
   dbStatementTimeoutMs: number;
   verdictCacheSize: number;
   ecrPassTag: string | undefined;
+  /** ECR registries that lookups, events and pass tags may call AWS for; undefined = the credentials' account. */
+  ecrRegistries: EcrRegistriesSetting;
+  /** Whether AWS's own variables configure credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE, IRSA, ...). */
+  awsConfigured: boolean;
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   kubernetesTokenAudience: string;
@@ -123,6 +137,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     verdictCacheSize: e.VERDICT_CACHE_SIZE,
     ecrPassTag: e.ECR_PASS_TAG,
+    ecrRegistries: e.ECR_REGISTRIES,
+    awsConfigured: awsConfiguredIn(env),
     tlsCertFile: e.TLS_CERT_FILE,
     tlsKeyFile: e.TLS_KEY_FILE,
     kubernetesTokenAudience: e.KUBERNETES_TOKEN_AUDIENCE,

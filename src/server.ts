@@ -139,7 +139,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const reviewLookup = reviewer ? kubernetesOrApiToken((t) => tokens.verify(t), reviewer) : null;
   const authenticateLookup: Authenticator =
     config.lookupAuth === "none" ? async () => ANONYMOUS : reviewLookup ? async (req) => reviewLookup(bearerToken(req)) : authenticate;
-  const ecr = createEcrIntegration({ passTag: config.ecrPassTag, logger });
+  const ecr = createEcrIntegration({ passTag: config.ecrPassTag, registries: config.ecrRegistries, awsConfigured: config.awsConfigured, logger });
   const lookup = new ComplianceLookup({ pool: db.lookupPool, clock, cache: verdictCache, policyCache, decisionLog, tagResolvers: [ecr.tagResolver], transactionHooks });
   const policyUseCases = { pool: db.pool, prisma: db.prisma, clock, policyCache, verdictCache, changes: listener, transactionHooks };
   const deps: AppDependencies = {

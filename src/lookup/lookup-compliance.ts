@@ -19,6 +19,11 @@ export interface LookupContext {
   namespace?: string | null;
   tokenId?: string | null;
   tokenName?: string | null;
+  /**
+   * The caller is not authenticated (LOOKUP_AUTH=none): its lookup never makes a call to another system (ECR tag
+   * resolution), so an open lookup port cannot be used to make the service sign AWS requests.
+   */
+  anonymous?: boolean;
 }
 
 /** Resolves a tag that no stored report names (e.g. through ECR DescribeImages); null when it cannot. */
@@ -133,7 +138,7 @@ export class ComplianceLookup {
     const target = toTarget(reference);
     const imageRef = ctx.imageRef ?? reference;
     if ("digest" in target) return this.byDigest(target.digest, { ...ctx, imageRef });
-    const [resolution] = await this.resolveTags([target]);
+    const [resolution] = await this.resolveTags([target], ctx.anonymous === true);
     if (resolution!.digest) return this.byDigest(resolution!.digest, { ...ctx, imageRef });
     const now = this.deps.clock();
     const answer = unresolvedAnswer(target, resolution!.failure, await this.deps.policyCache.get(now.getTime()), now);
@@ -152,7 +157,7 @@ export class ComplianceLookup {
     const resolutions = new Map<string, TagResolution>();
     if (tags.length > 0) {
       const distinct = [...new Map(tags.map((t) => [tagKey(t), t])).values()];
-      const resolved = await this.resolveTags(distinct);
+      const resolved = await this.resolveTags(distinct, ctx.anonymous === true);
       distinct.forEach((t, i) => resolutions.set(tagKey(t), resolved[i]!));
     }
     const digestOf = (t: Target): string | null => ("digest" in t ? t.digest : (resolutions.get(tagKey(t))!.digest ?? null));
@@ -182,13 +187,14 @@ export class ComplianceLookup {
   }
 
   /** Each tag's digest from the stored reports (one statement for all), else from the tag resolvers, in order. */
-  private async resolveTags(tags: readonly TagTarget[]): Promise<TagResolution[]> {
+  private async resolveTags(tags: readonly TagTarget[], anonymous: boolean): Promise<TagResolution[]> {
     const stored = await findLatestDigestsForTags(this.deps.pool, tags);
     return Promise.all(
       tags.map(async (t): Promise<TagResolution> => {
         const digest = stored.get(tagKey(t));
         if (digest) return { digest };
-        for (const resolver of this.deps.tagResolvers ?? []) {
+        // An unauthenticated lookup (LOOKUP_AUTH=none) never makes a call to another system.
+        for (const resolver of anonymous ? [] : (this.deps.tagResolvers ?? [])) {
           // A resolver that cannot answer (ECR down, throttled) must not turn an admission lookup into a 5xx.
           const found = await resolver(t).catch((error: Error) => ({ failure: error.message }));
           if (typeof found === "string") return { digest: found };

@@ -12,6 +12,8 @@ export function awsEnvironment(fake: FakeEcr): Record<string, string> {
     AWS_ENDPOINT_URL_ECR: fake.url,
     AWS_ACCESS_KEY_ID: "AKIAFAKEFAKEFAKE0001",
     AWS_SECRET_ACCESS_KEY: "fake-secret-key-for-tests",
+    // The credentials' own account: with ECR_REGISTRIES unset, the one registry lookups and events may call AWS for.
+    AWS_ACCOUNT_ID: REGISTRY_ID,
     AWS_REGION: REGION,
     AWS_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
     AWS_EC2_METADATA_DISABLED: "true",

@@ -35,6 +35,8 @@ export async function startTestApp(
     DATABASE_URL: database.url,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    // The AWS SDK reads AWS's variables from process.env; the service's configuration sees the same ones.
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("AWS_"))),
     ...options.env,
   });
   const service = await startService(config, { logger: options.logger ?? createLogger(config.logLevel), clock: options.clock });

@@ -34,6 +34,9 @@ describe("configuration is parsed once, at start", () => {
     ["ADMIN_TOKEN", "short"],
     // Bearer tokens over 256 characters are refused before any lookup, so a longer ADMIN_TOKEN could never be used.
     ["ADMIN_TOKEN", "x".repeat(257)],
+    ["ECR_REGISTRIES", "12345"],
+    ["ECR_REGISTRIES", "123456789012.zz-evil-9"],
+    ["ECR_REGISTRIES", "123456789012,none"],
   ])("when %s=%s, then the start stops with a message naming the variable", (name, value) => {
     let error: unknown;
     try {
@@ -43,6 +46,17 @@ describe("configuration is parsed once, at start", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(name);
+  });
+
+  test("when ECR_REGISTRIES lists accounts and account.region pairs, then each is read; none and unset are kept apart", () => {
+    expect(loadConfig({ ECR_REGISTRIES: "123456789012, 210987654321.eu-west-1" }).ecrRegistries).toEqual([
+      { accountId: "123456789012", region: null },
+      { accountId: "210987654321", region: "eu-west-1" },
+    ]);
+    expect(loadConfig({ ECR_REGISTRIES: "none" }).ecrRegistries).toBe("none");
+    expect(loadConfig({}).ecrRegistries).toBeUndefined();
+    expect(loadConfig({}).awsConfigured).toBe(false);
+    expect(loadConfig({ AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/x", AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/token" }).awsConfigured).toBe(true);
   });
 
   test("when only one of TLS_CERT_FILE and TLS_KEY_FILE is set, then the start stops", () => {

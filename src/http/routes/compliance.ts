@@ -32,7 +32,13 @@ function sendAnswer(res: Response, result: CachedAnswer, template?: LookupHeader
 }
 
 function context(req: Request, namespace: string | null | undefined, imageRef: string | null | undefined): LookupContext {
-  return { namespace: namespace ?? null, imageRef: imageRef ?? null, tokenId: req.principal?.id ?? null, tokenName: req.principal?.name ?? null };
+  return {
+    namespace: namespace ?? null,
+    imageRef: imageRef ?? null,
+    tokenId: req.principal?.id ?? null,
+    tokenName: req.principal?.name ?? null,
+    anonymous: !req.principal || req.principal.kind === "anonymous",
+  };
 }
 
 export function complianceRouter(deps: AppDependencies): Router {

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { DomainError } from "../../domain/errors";
-import { importEcrImage, listEcrImages, parseEcrEvents, type EcrImportResult } from "../../integrations/ecr";
+import { assertConfiguredRegistries, importEcrImage, listEcrImages, parseEcrEvents, type EcrImportResult } from "../../integrations/ecr";
 import { receiveOperatorWebhook } from "../../integrations/trivy-operator";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
@@ -55,7 +55,9 @@ export function integrationsRouter(deps: AppDependencies): Router {
   });
 
   router.post("/v1/integrations/ecr/events", write, async (req: Request, res: Response) => {
-    const images = parseEcrEvents(parseJson(await readBody(req, SMALL_BODY_BYTES)));
+    const body = parseJson(await readBody(req, SMALL_BODY_BYTES));
+    const images = parseEcrEvents(body);
+    await assertConfiguredRegistries(images, ecr().registries, Array.isArray(body));
     const results = [];
     for (const image of images) {
       const imported = await importEcrImage(importDeps(), {

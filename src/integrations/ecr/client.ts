@@ -1,22 +1,42 @@
 import { ECRClient } from "@aws-sdk/client-ecr";
 import { DomainError } from "../../domain/errors";
+import { isAwsRegion } from "./names";
+
+/** At most this many regions have a client at a time; the least recently used one is closed to make room. */
+const MAX_CLIENTS = 16;
 
 /**
  * ECR clients, one per region, configured the standard AWS way: the default credential chain, AWS_REGION (or the
  * profile's region), AWS_MAX_ATTEMPTS / AWS_RETRY_MODE for retries, and AWS_ENDPOINT_URL_ECR (or AWS_ENDPOINT_URL)
  * for a custom endpoint — the SDK reads all of these itself.
+ *
+ * Bounded (issue 17 item 3: one client per region string named in a lookup, never freed, took a replica from 98 MB
+ * to 644 MB): only AWS region names get a client, and at most MAX_CLIENTS of them, least recently used first out.
  */
 export class EcrClients {
   private readonly byRegion = new Map<string, ECRClient>();
 
+  constructor(private readonly maxClients = MAX_CLIENTS) {}
+
+  /** How many clients are open (tests prove the map does not grow). */
+  get size(): number {
+    return this.byRegion.size;
+  }
+
   /** `region` undefined = the SDK's default region (AWS_REGION). */
   forRegion(region?: string): ECRClient {
+    if (region !== undefined && !isAwsRegion(region)) {
+      throw new DomainError("invalid", "ecr_region_invalid", `"${region}" is not an AWS region name (e.g. eu-west-1).`, [{ path: "region", message: "not an AWS region" }]);
+    }
     const key = region ?? "";
     let client = this.byRegion.get(key);
-    if (!client) {
+    if (client) {
+      this.byRegion.delete(key); // re-inserted below: Map order is the recency order
+    } else {
       client = new ECRClient(region ? { region } : {});
-      this.byRegion.set(key, client);
+      while (this.byRegion.size >= this.maxClients) this.evictOldest();
     }
+    this.byRegion.set(key, client);
     return client;
   }
 
@@ -29,9 +49,22 @@ export class EcrClients {
     }
   }
 
+  /** The account of the default credentials, when they say it (AWS_ACCOUNT_ID, profiles, SSO, assumed roles). */
+  async credentialsAccount(): Promise<string | undefined> {
+    const identity = await this.forRegion().config.credentials();
+    return (identity as { accountId?: string }).accountId;
+  }
+
   destroy(): void {
     for (const client of this.byRegion.values()) client.destroy();
     this.byRegion.clear();
+  }
+
+  private evictOldest(): void {
+    const [key, client] = this.byRegion.entries().next().value as [string, ECRClient];
+    this.byRegion.delete(key);
+    // A request may still be using it: its sockets are closed once that has surely finished.
+    setTimeout(() => client.destroy(), 120_000).unref();
   }
 }
 

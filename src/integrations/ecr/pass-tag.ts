@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { IngestResult } from "../../ingest/ingest-report";
 import { awsErrorName, type EcrClients } from "./client";
 import { parseEcrRepository } from "./host";
+import type { EcrRegistryPolicy } from "./registries";
 
 /** What happened to the pass tag of one image; `applied: true` also when the tag was already there. */
 export interface PassTagOutcome {
@@ -30,6 +31,7 @@ const ACCEPTED_MANIFEST_TYPES = [
 export class EcrPassTagger {
   constructor(
     private readonly clients: EcrClients,
+    private readonly registries: EcrRegistryPolicy,
     private readonly tag: string,
     private readonly logger: Logger,
   ) {}
@@ -42,6 +44,10 @@ export class EcrPassTagger {
       if (!ecr) continue;
       if (!image.is_compliant) {
         outcomes.push({ image_digest: image.image_digest, tag: this.tag, applied: false, reason: `the image is ${image.status}` });
+        continue;
+      }
+      if (!(await this.registries.allows(ecr.registryId, ecr.region))) {
+        outcomes.push({ image_digest: image.image_digest, tag: this.tag, applied: false, reason: `${ecr.host} is not a configured ECR registry (${this.registries.describe()})` });
         continue;
       }
       outcomes.push(await this.apply(image.image_digest, ecr));

@@ -2,10 +2,14 @@ import { DescribeImagesCommand } from "@aws-sdk/client-ecr";
 import type { Logger } from "pino";
 import type { TagResolver } from "../../lookup/lookup-compliance";
 import { awsErrorName, type EcrClients } from "./client";
+import { isEcrRepositoryName, isImageTag } from "./names";
 import { parseEcrHost } from "./host";
+import type { EcrRegistryPolicy } from "./registries";
 
 export interface EcrTagResolverOptions {
   clients: EcrClients;
+  /** Only registries the operator configured are asked (ECR_REGISTRIES). */
+  registries: EcrRegistryPolicy;
   logger: Logger;
   clock?: () => number;
   /** How long a resolution is reused: admission asks again for every Pod, ECR should not be asked every time. */
@@ -17,7 +21,8 @@ export interface EcrTagResolverOptions {
 /**
  * Resolves `<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>` through DescribeImages (registryId = the account,
  * the region from the host). Returns null for other hosts and for tags ECR does not have; throws when ECR cannot
- * answer, so the lookup can say the tag could not be resolved (and still answers 200 not_scanned).
+ * answer, or when the host is not a registry of ECR_REGISTRIES (no AWS call is made for it), so the lookup can say
+ * why the tag could not be resolved (and still answers 200 not_scanned).
  */
 export function ecrTagResolver(options: EcrTagResolverOptions): TagResolver {
   const now = options.clock ?? Date.now;
@@ -49,6 +54,10 @@ export function ecrTagResolver(options: EcrTagResolverOptions): TagResolver {
   return async ({ registry, path, tag }) => {
     const ecr = parseEcrHost(registry);
     if (!ecr) return null;
+    if (!isEcrRepositoryName(path) || !isImageTag(tag)) return null;
+    if (!(await options.registries.allows(ecr.registryId, ecr.region))) {
+      throw new Error(`${ecr.host} is not an ECR registry this service resolves tags for (${options.registries.describe()})`);
+    }
     const key = `${ecr.host}/${path}:${tag}`;
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.digest;
