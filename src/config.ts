@@ -29,6 +29,9 @@ export const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default("./.data"),
   ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "at least 16 characters").max(MAX_TOKEN_LENGTH, `at most ${MAX_TOKEN_LENGTH} characters`).optional()),
   MAX_REPORT_BYTES: byteSize.default(50 * 1024 * 1024),
+  MAX_REPORT_FINDINGS: z.coerce.number().int().min(1).max(100_000_000).default(500_000),
+  INGEST_MEMORY_BUDGET_BYTES: byteSize.default(192 * 1024 * 1024),
+  INGEST_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOOKUP_AUTH: z.enum(["token", "none", "kubernetes"]).default("token"),
   METRICS_AUTH: z.enum(["token", "none"]).default("token"),
@@ -68,6 +71,12 @@ export type Config = Readonly<{
   dataDir: string;
   adminToken: string | undefined;
   maxReportBytes: number;
+  /** Findings per report at most (413 too_many_findings above). */
+  maxReportFindings: number;
+  /** Working memory that concurrent ingests of one replica may hold, estimated per report (src/ingest/ingest-admission.ts). */
+  ingestMemoryBudgetBytes: number;
+  /** How long an upload waits for room in that budget before 503 ingest_busy. */
+  ingestAdmissionWaitMs: number;
   logLevel: z.infer<typeof environmentSchema>["LOG_LEVEL"];
   lookupAuth: "token" | "none" | "kubernetes";
   metricsAuth: "token" | "none";
@@ -129,6 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     adminToken: e.ADMIN_TOKEN,
     maxReportBytes: e.MAX_REPORT_BYTES,
+    maxReportFindings: e.MAX_REPORT_FINDINGS,
+    ingestMemoryBudgetBytes: e.INGEST_MEMORY_BUDGET_BYTES,
+    ingestAdmissionWaitMs: e.INGEST_ADMISSION_WAIT_MS,
     logLevel: e.LOG_LEVEL,
     lookupAuth: e.LOOKUP_AUTH,
     metricsAuth: e.METRICS_AUTH,

@@ -16,6 +16,7 @@ import type { AppDependencies } from "./http/app-dependencies";
 import { ANONYMOUS, bearerToken, type Authenticator } from "./http/authenticate";
 import { KubernetesTokenReviewer, kubernetesOrApiToken } from "./auth/kubernetes-token-review";
 import { createEcrIntegration } from "./integrations/ecr";
+import { IngestAdmission } from "./ingest/ingest-admission";
 import { createLogger } from "./logger";
 import { maskStoredCopies } from "./ingest/mask-stored-copies";
 import { ChangeListener } from "./lookup/change-listener";
@@ -144,6 +145,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const policyUseCases = { pool: db.pool, prisma: db.prisma, clock, policyCache, verdictCache, changes: listener, transactionHooks };
   const deps: AppDependencies = {
     lookupHeaders: new LookupHeaderTemplate(),
+    ingestAdmission: new IngestAdmission(config.ingestMemoryBudgetBytes, config.ingestAdmissionWaitMs),
     changes: listener,
     config,
     logger,

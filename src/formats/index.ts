@@ -6,6 +6,7 @@ import type { DecodedReport } from "../domain/report";
 import type { ReportFormat } from "../domain/severity";
 import { decodeCycloneDxReport } from "./cyclonedx";
 import { detectFormat } from "./detect";
+import { rawFindingCount, tooManyFindings } from "./finding-count";
 import { decodeSarifReport } from "./sarif";
 import { decodeTrivyReport } from "./trivy";
 import { decodeTrivyOperatorReport } from "./trivy-operator";
@@ -30,7 +31,13 @@ const FORMAT_NAMES: Record<ReportFormat, string> = {
  * - An unrecognisable document with an explicit format is decoded as that format, so the user gets shape errors
  *   with paths instead of a vague "unknown format".
  */
-export function decodeReport(json: unknown, options: { format?: ReportFormat } = {}): DecodedReport {
+export function decodeReport(json: unknown, options: { format?: ReportFormat; maxFindings?: number } = {}): DecodedReport {
+  const report = decodeDetected(json, options);
+  if (options.maxFindings !== undefined && report.findings.length > options.maxFindings) throw tooManyFindings(report.findings.length, options.maxFindings);
+  return report;
+}
+
+function decodeDetected(json: unknown, options: { format?: ReportFormat; maxFindings?: number }): DecodedReport {
   const requested = options.format;
   if (requested === "ecr") throw ecrRefusal();
 
@@ -52,6 +59,11 @@ export function decodeReport(json: unknown, options: { format?: ReportFormat } =
   }
 
   const format = (requested ?? detected)!;
+  // MAX_REPORT_FINDINGS is checked before validation, which copies every entry of the report.
+  if (options.maxFindings !== undefined) {
+    const count = rawFindingCount(format, json);
+    if (count > options.maxFindings) throw tooManyFindings(count, options.maxFindings);
+  }
   switch (format) {
     case "trivy":
       return decodeTrivyReport(json);

@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import type { TokenService } from "../auth/token-service";
 import type { Config } from "../config";
+import type { IngestAdmission } from "../ingest/ingest-admission";
 import type { PrismaClient } from "../generated/prisma/client";
 import type { EcrIntegration } from "../integrations/ecr";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
@@ -48,6 +49,8 @@ export interface AppDependencies {
   metrics: ServiceMetrics;
   /** Amazon ECR clients, pass-tag writer and tag resolver (absent in apps built without it). */
   ecr?: EcrIntegration;
+  /** Admits report uploads against this replica's ingest memory budget (INGEST_MEMORY_BUDGET_BYTES). */
+  ingestAdmission: IngestAdmission;
   /** Headers of a lookup answer, captured for the lookup fast path (src/http/lookup-fast-path.ts); absent = no fast path. */
   lookupHeaders?: LookupHeaderTemplate;
   /** This replica's change listener: waits until every replica has dropped the verdicts a commit changed. */

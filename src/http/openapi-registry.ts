@@ -44,7 +44,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: "Shape errors, with paths in `errors`",
   429: "Too many uploads for this token; retry after Retry-After seconds",
   502: "An upstream service (ECR, Kubernetes) answered badly",
-  503: "The database is unavailable; retry (Retry-After)",
+  503: "The database is unavailable, or (uploads) the replica's ingest memory budget is in use; retry after Retry-After seconds",
 };
 
 /** Problem+json responses for the given statuses. */

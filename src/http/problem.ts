@@ -124,7 +124,7 @@ export function problemHandler(logger: Logger) {
       res.destroy();
       return;
     }
-    if (p.status === 503) res.set("Retry-After", "1");
+    if (p.status === 503) res.set("Retry-After", String(typeof p.retry_after_seconds === "number" ? p.retry_after_seconds : 1));
     sendProblem(res, p);
   };
 }

@@ -41,12 +41,15 @@ export function reportsRouter(deps: AppDependencies): Router {
     const query = parseOr422(uploadQuerySchema, req.query, "query");
     const capture = new RawCapture();
     const bytes = await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES", onChunk: (chunk) => capture.write(chunk) });
-    const raw = capture.finish(bytes);
-    const report = decodeReport(parseJson(bytes, Infinity), { format: query.format });
-    const result = await ingestReport(
-      { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
-      { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
-    );
+    // Parse, decode and store only once this replica's ingest memory budget has room (else 503 after a bounded wait).
+    const result = await deps.ingestAdmission.run(bytes.length, async () => {
+      const raw = capture.finish(bytes);
+      const report = decodeReport(parseJson(bytes, Infinity), { format: query.format, maxFindings: deps.config.maxReportFindings });
+      return ingestReport(
+        { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
+        { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
+      );
+    });
     // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
     const passTags = deps.ecr?.passTagger ? await deps.ecr.passTagger.afterIngest(result) : [];
     res.status(result.duplicate ? 200 : 201).json(passTags.length ? { ...uploadAnswer(result), pass_tags: passTags } : uploadAnswer(result));
@@ -99,6 +102,8 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
       "Trivy JSON (SchemaVersion 2), Trivy's SARIF 2.1.0, Trivy's CycloneDX with vulnerabilities, or a Trivy Operator " +
       "VulnerabilityReport. The images are the union of Metadata.RepoDigests, the digest parameters and the digest of " +
       "image=repo@sha256:…; a report with none is refused (422 missing_digest). Send Content-Encoding: gzip to compress. " +
+      "At most MAX_REPORT_FINDINGS findings per report (413 too_many_findings); when this replica's ingest memory " +
+      "budget (INGEST_MEMORY_BUDGET_BYTES) stays full for INGEST_ADMISSION_WAIT_MS, 503 ingest_busy with Retry-After. " +
       "A refused request writes nothing.",
     ...authenticated("reports:write"),
     request: {
