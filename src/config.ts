@@ -29,7 +29,7 @@ export const environmentSchema = z.object({
   DATA_DIR: z.string().min(1).default("./.data"),
   ADMIN_TOKEN: optionalText.pipe(z.string().min(16, "at least 16 characters").max(MAX_TOKEN_LENGTH, `at most ${MAX_TOKEN_LENGTH} characters`).optional()),
   MAX_REPORT_BYTES: byteSize.default(50 * 1024 * 1024),
-  MAX_REPORT_FINDINGS: z.coerce.number().int().min(1).max(100_000_000).default(500_000),
+  MAX_REPORT_FINDINGS: z.coerce.number().int().min(1).max(100_000_000).default(200_000),
   INGEST_MEMORY_BUDGET_BYTES: byteSize.default(192 * 1024 * 1024),
   INGEST_ADMISSION_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -35,10 +35,10 @@ function tinyFindingsReport(count: number, label: string): { body: Buffer; findi
 
 const SHAPES: Shape[] = [
   { name: "juice_shop_50mb", build: (r) => buildReportOfSize(REPORT_BYTES, `rss${r}`) },
-  // Over the default MAX_REPORT_FINDINGS (500,000): refused with 413 — the memory of reading and counting it is what counts.
+  // Over the default MAX_REPORT_FINDINGS (200,000): refused with 413 — the memory of reading and counting it is what counts.
   { name: "tiny_1m_findings", build: (r) => tinyFindingsReport(1_000_000, `1m-${r}`) },
   // The largest tiny report the default cap admits: parsed, decoded and stored.
-  { name: "tiny_500k_findings", build: (r) => tinyFindingsReport(500_000, `500k-${r}`) },
+  { name: "tiny_200k_findings", build: (r) => tinyFindingsReport(200_000, `200k-${r}`) },
 ];
 
 /** Lookups of one stored digest, one after another, until `done` settles; their latencies in ms. */

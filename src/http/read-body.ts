@@ -2,6 +2,7 @@ import { createGunzip, createInflate } from "node:zlib";
 import type { Request } from "express";
 import { DomainError, badRequest } from "../domain/errors";
 import { assertJsonDepth, bodyCeilingOf, MAX_JSON_DEPTH } from "./hardening";
+import { parseJsonIncrementally } from "./incremental-json";
 import { asciiJsonText } from "./json-text";
 
 export interface ReadBodyOptions {
@@ -108,6 +109,25 @@ export function parseJson(bytes: Buffer, maxDepth: number = MAX_JSON_DEPTH): unk
   }
   try {
     return JSON.parse(plainText());
+  } catch (error) {
+    throw invalidJson(error);
+  }
+}
+
+/** Reports at least this large are parsed incrementally (src/http/incremental-json.ts); smaller ones by JSON.parse. */
+export const INCREMENTAL_PARSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * parseJson for report uploads (no depth limit), without holding the event loop for seconds: a body of
+ * INCREMENTAL_PARSE_BYTES or more is parsed a slice at a time, so lookups keep being answered meanwhile.
+ */
+export async function parseReportJson(bytes: Buffer): Promise<unknown> {
+  if (bytes.length < INCREMENTAL_PARSE_BYTES) return parseJson(bytes, Infinity);
+  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  const text = asciiJsonText(body) ?? body.toString("utf8");
+  if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send a JSON document.");
+  try {
+    return await parseJsonIncrementally(text);
   } catch (error) {
     throw invalidJson(error);
   }

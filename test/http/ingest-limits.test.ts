@@ -82,3 +82,35 @@ describe("when the ingest memory budget is in use", () => {
     expect(again.status).toBe(201);
   });
 });
+
+describe("when a report is large enough to be parsed incrementally (8 MiB or more)", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => app?.close());
+  const auth = () => ({ Authorization: `Bearer ${app.adminToken}` });
+
+  test("then it is stored with the same findings as JSON.parse reads, and a broken one is 400 invalid_json writing nothing", async () => {
+    const juice = JSON.parse(readFixture("juice-shop-v10.2.0.json").toString("utf8"));
+    const small = await postBytes(app.service.url, `/v1/reports?digest=${fakeDigest("large-reference")}`, Buffer.from(JSON.stringify(juice)), { ...auth(), ...json });
+    expect(small.status).toBe(201);
+    // The same findings, repeated until the body passes 8 MiB (findings may repeat: each is stored as sent).
+    const copies = 60;
+    for (const result of juice.Results) if (result.Vulnerabilities) result.Vulnerabilities = Array.from({ length: copies }, () => result.Vulnerabilities).flat();
+    juice.ArtifactName = "registry.example.com/large/juice:1";
+    const body = Buffer.from(JSON.stringify(juice));
+    expect(body.length).toBeGreaterThan(8 * 1024 * 1024);
+    const large = await postBytes(app.service.url, `/v1/reports?digest=${fakeDigest("large")}`, body, { ...auth(), ...json });
+    expect(large.status).toBe(201);
+    for (const severity of ["critical", "high", "medium", "low", "unknown", "fixable"] as const) {
+      expect(large.body.summary[severity]).toBe(small.body.summary[severity] * copies);
+    }
+
+    const before = await app.database.rowCounts();
+    const broken = await postBytes(app.service.url, `/v1/reports?digest=${fakeDigest("large-broken")}`, body.subarray(0, body.length - 3), { ...auth(), ...json });
+    expect(broken.status).toBe(400);
+    expect(broken.body.code).toBe("invalid_json");
+    expect(await app.database.rowCounts()).toEqual(before);
+  });
+});

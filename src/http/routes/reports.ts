@@ -4,7 +4,7 @@ import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
 import { RawCapture } from "../../ingest/raw-capture";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { parseJson, readBody } from "../read-body";
+import { parseReportJson, readBody } from "../read-body";
 import { sendRawReport } from "../send-raw-report";
 import { uploadQuerySchema } from "../schemas";
 import { parseOr400, parseOr422 } from "../validate";
@@ -44,7 +44,7 @@ export function reportsRouter(deps: AppDependencies): Router {
     // Parse, decode and store only once this replica's ingest memory budget has room (else 503 after a bounded wait).
     const result = await deps.ingestAdmission.run(bytes.length, async () => {
       const raw = capture.finish(bytes);
-      const report = decodeReport(parseJson(bytes, Infinity), { format: query.format, maxFindings: deps.config.maxReportFindings });
+      const report = decodeReport(await parseReportJson(bytes), { format: query.format, maxFindings: deps.config.maxReportFindings });
       return ingestReport(
         { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
         { bytes, raw, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
