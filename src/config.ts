@@ -14,6 +14,14 @@ const byteSize = z
   })
   .pipe(z.number().int().min(1024, "at least 1kb"));
 
+/** true/false (also 1/0, yes/no), so NOTIFICATION_ALLOW_PRIVATE_NETWORKS=TRUE is not silently false. */
+const booleanText = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { message: "true or false" }))
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
 const optionalText = z
   .string()
   .optional()
@@ -62,6 +70,18 @@ export const environmentSchema = z.object({
   MAX_JSON_BODY_BYTES: byteSize.default(1024 * 1024),
   MAX_INVENTORY_BYTES: byteSize.default(128 * 1024 * 1024),
   MAX_INVENTORY_PODS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+  PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s]+$/, "an http:// or https:// URL").optional()),
+  NOTIFICATION_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
+  NOTIFICATION_DELIVERY_ENABLED: booleanText.default(true),
+  NOTIFY_EXCEPTION_EXPIRY_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+  NOTIFICATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  NOTIFICATION_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  NOTIFICATION_RETRY_INITIAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  NOTIFICATION_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+  NOTIFICATION_RETRY_HOURS: z.coerce.number().min(0.001).max(720).default(24),
+  NOTIFICATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  NOTIFICATION_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(64).default(2),
+  NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
 });
 
 export type Config = Readonly<{
@@ -106,6 +126,31 @@ export type Config = Readonly<{
   maxInventoryBytes: number;
   /** Most Pods one inventory snapshot may hold. */
   maxInventoryPods: number;
+  /** The URL people reach this service at (links in notifications); undefined = messages carry no links. */
+  publicUrl: string | undefined;
+  notifications: NotificationConfig;
+}>;
+
+/** Delivery of notifications (docs/notifications.md). */
+export type NotificationConfig = Readonly<{
+  /** Loopback and private (RFC 1918, unique-local, CGNAT) addresses may be sent to; link-local and metadata never. */
+  allowPrivateNetworks: boolean;
+  /** This replica sends due notifications (events are written by every replica regardless). */
+  deliveryEnabled: boolean;
+  /** exception.expiring is written this many days before an exception expires; 0 = never. */
+  exceptionExpiryDays: number;
+  /** Whole-attempt limit: connect, send, answer and the (bounded) response body. */
+  timeoutMs: number;
+  /** Due deliveries are looked for this often, besides the NOTIFY after each change commits. */
+  pollIntervalMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  /** Retries stop, and the delivery is marked failed, this long after the event. */
+  retryForMs: number;
+  /** Sends in flight on this replica at most, and per destination at most. */
+  concurrency: number;
+  concurrencyPerDestination: number;
+  retentionDays: number;
 }>;
 
 export class ConfigError extends Error {
@@ -162,5 +207,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxJsonBodyBytes: e.MAX_JSON_BODY_BYTES,
     maxInventoryBytes: e.MAX_INVENTORY_BYTES,
     maxInventoryPods: e.MAX_INVENTORY_PODS,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
+    notifications: Object.freeze({
+      allowPrivateNetworks: e.NOTIFICATION_ALLOW_PRIVATE_NETWORKS,
+      deliveryEnabled: e.NOTIFICATION_DELIVERY_ENABLED,
+      exceptionExpiryDays: e.NOTIFY_EXCEPTION_EXPIRY_DAYS,
+      timeoutMs: e.NOTIFICATION_TIMEOUT_MS,
+      pollIntervalMs: e.NOTIFICATION_POLL_INTERVAL_MS,
+      retryInitialMs: e.NOTIFICATION_RETRY_INITIAL_MS,
+      retryMaxMs: Math.max(e.NOTIFICATION_RETRY_MAX_MS, e.NOTIFICATION_RETRY_INITIAL_MS),
+      retryForMs: Math.round(e.NOTIFICATION_RETRY_HOURS * 3_600_000),
+      concurrency: e.NOTIFICATION_CONCURRENCY,
+      concurrencyPerDestination: Math.min(e.NOTIFICATION_CONCURRENCY_PER_DESTINATION, e.NOTIFICATION_CONCURRENCY),
+      retentionDays: e.NOTIFICATION_RETENTION_DAYS,
+    }),
   });
 }

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { Pool } from "pg";
 import type { Logger } from "pino";
 import { SCOPES } from "./auth/scopes";
 import { TokenService } from "./auth/token-service";
@@ -34,6 +35,10 @@ import { ReadingService } from "./reading/reading-service";
 import { registerRuntimeViolationHooks } from "./runtime/violation-hooks";
 import { uiRouter } from "./ui/router";
 import type { Express } from "express";
+import { oldestPendingCreatedAt } from "./db/notification-delivery-repository";
+import { NotificationDeliverer } from "./notifications/deliverer";
+import { NotificationSettings } from "./notifications/notification-settings";
+import { recordVerdictChanges } from "./notifications/verdict-events";
 
 export interface RunningService {
   url: string;
@@ -42,6 +47,8 @@ export interface RunningService {
   deps: AppDependencies;
   /** The expiry sweep, exposed so that tests with an injected clock can run it without waiting 30 s. */
   sweeper: ExpirySweeper;
+  /** This replica's notification deliverer (tests wake it and wait for it to be idle). */
+  deliverer: NotificationDeliverer;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -124,8 +131,25 @@ export async function startService(config: Config, options: StartOptions = {}): 
   // below can change a verdict (src/policy/transaction-hooks.ts).
   const transactionHooks = new TransactionHooks();
   registerRuntimeViolationHooks(transactionHooks);
-  const sweeper = new ExpirySweeper(db.pool, clock, logger, transactionHooks);
+  transactionHooks.onVerdictsStored(recordVerdictChanges);
+  const sweeper = new ExpirySweeper(db.pool, clock, logger, transactionHooks, undefined, { exceptionExpiryDays: config.notifications.exceptionExpiryDays });
   sweeper.start();
+  const sendSettings = { allowPrivateNetworks: config.notifications.allowPrivateNetworks, timeoutMs: config.notifications.timeoutMs, publicUrl: config.publicUrl };
+  // The deliverer's own connections: a send in flight holds one (its claimed jobs stay locked until the outcome
+  // commits), so receivers that hang can never take a connection from ingest or lookups.
+  const notificationPool = new Pool({
+    connectionString: databaseUrl,
+    max: config.notifications.concurrency + 1,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.dbStatementTimeoutMs,
+    application_name: "scan-registry-notifications",
+    keepAlive: true,
+  });
+  notificationPool.on("error", () => undefined);
+  const deliverer = new NotificationDeliverer({ databaseUrl, pool: notificationPool, clock, logger, config: config.notifications, send: sendSettings });
+  await deliverer.start();
+  metrics.collectNotificationBacklog(() => oldestPendingCreatedAt(db.pool), clock);
   const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
 
@@ -166,6 +190,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     reading: new ReadingService({ pool: db.pool, prisma: db.prisma }),
     ecr,
     metrics,
+    notifications: new NotificationSettings(db.pool, clock, sendSettings),
     isDatabaseReady: async () => {
       try {
         await pingDatabase(db.lookupPool);
@@ -211,6 +236,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       });
       clearInterval(pruneTimer);
       await sweeper.stop();
+      await deliverer.stop();
       await decisionLog.stop();
       metrics.close();
       await tokens.stop();
@@ -220,5 +246,5 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await db.close();
       await embedded?.stop();
     })());
-  return { url, port, databaseUrl, deps, sweeper, server, close };
+  return { url, port, databaseUrl, deps, sweeper, deliverer, server, close };
 }

@@ -58,6 +58,19 @@ export async function findImageScans(q: Queryable, digests: readonly string[]): 
   return rows;
 }
 
+/**
+ * The answer each stored image gives now, its row locked for the rest of the transaction (in digest order, as the
+ * upsert takes them), so the verdict.changed written after the upsert compares with what was really replaced.
+ */
+export async function lockImageVerdicts(q: Queryable, digests: readonly string[]): Promise<Map<string, { isCompliant: boolean; status: Verdict["status"] }>> {
+  if (digests.length === 0) return new Map();
+  const { rows } = await q.query<{ image_digest: string; is_compliant: boolean; status: Verdict["status"] }>(
+    `SELECT image_digest, is_compliant, status FROM image_scans WHERE image_digest = ANY($1::text[]) ORDER BY image_digest FOR UPDATE`,
+    [digests],
+  );
+  return new Map(rows.map((r) => [r.image_digest, { isCompliant: r.is_compliant, status: r.status }]));
+}
+
 /** A new verdict for an image's current report, as ingest computes it. */
 export interface ImageScanUpsert {
   imageDigest: string;
@@ -307,7 +320,7 @@ export async function findSharedReports(q: Queryable, scope: ImageScanScope): Pr
  */
 export async function updateVerdictBatch(
   q: Queryable,
-  batch: ReadonlyArray<{ imageDigest: string; verdict: Verdict }>,
+  batch: ReadonlyArray<{ imageDigest: string; reportId: string | null; verdict: Verdict }>,
   policyVersion: number,
   now: Date,
 ): Promise<string[]> {
@@ -315,9 +328,13 @@ export async function updateVerdictBatch(
     `UPDATE image_scans AS s SET
        is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $6,
        evaluated_at = $7, valid_until = u.valid_until
-     FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[])
-       AS u(image_digest, is_compliant, status, reasons, valid_until)
+     FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[], $10::uuid[])
+       AS u(image_digest, is_compliant, status, reasons, valid_until, report_id)
      WHERE s.image_digest = u.image_digest
+       -- Still the report it was evaluated from: the sweep and expired lookups run under the shared policy lock, so an
+       -- upload may have made another report current since; its verdict stands, not one computed from the old report
+       -- (and the hooks do not announce a flip the upload already announced).
+       AND s.latest_report_id IS NOT DISTINCT FROM u.report_id
        -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
        -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
        AND s.image_digest BETWEEN $8 AND $9
@@ -333,6 +350,7 @@ export async function updateVerdictBatch(
       now,
       batch[0]!.imageDigest,
       batch[batch.length - 1]!.imageDigest,
+      batch.map((b) => b.reportId),
     ],
   );
   return rows.map((r) => r.image_digest);

@@ -18,6 +18,7 @@ import type { ReadingService } from "../reading/reading-service";
 import type { Authenticator } from "./authenticate";
 import type { LookupHeaderTemplate } from "./lookup-fast-path";
 import type { ChangeListener } from "../lookup/change-listener";
+import type { NotificationSettings } from "../notifications/notification-settings";
 
 /** Everything the HTTP layer uses, passed in by the composition root (src/server.ts) or by a test. */
 export interface AppDependencies {
@@ -55,6 +56,8 @@ export interface AppDependencies {
   lookupHeaders?: LookupHeaderTemplate;
   /** This replica's change listener: waits until every replica has dropped the verdicts a commit changed. */
   changes?: ChangeListener;
+  /** Notification destinations, rules and the deliveries log. */
+  notifications: NotificationSettings;
   /** Whether the database answered recently; /readyz reads it. */
   isDatabaseReady: () => Promise<boolean>;
 }

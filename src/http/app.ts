@@ -14,6 +14,7 @@ import { imagesRouter } from "./routes/images";
 import { incidentsRouter } from "./routes/incidents";
 import { integrationsRouter } from "./routes/integrations";
 import { metricsRouter } from "./routes/metrics";
+import { notificationsRouter } from "./routes/notifications";
 import { policyRouter } from "./routes/policy";
 import { reportsRouter } from "./routes/reports";
 import { runtimeRouter } from "./routes/runtime";
@@ -61,6 +62,7 @@ export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []
   app.use(vulnerabilitiesRouter(deps));
   app.use(runtimeRouter(deps));
   app.use(incidentsRouter(deps));
+  app.use(notificationsRouter(deps));
   for (const router of siblings) app.use(router);
 
   app.use((req: Request, res: Response) => {

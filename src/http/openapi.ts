@@ -11,6 +11,7 @@ import { registerOpenApi as images } from "./routes/images";
 import { registerOpenApi as incidents } from "./routes/incidents";
 import { registerOpenApi as integrations } from "./routes/integrations";
 import { registerOpenApi as metrics } from "./routes/metrics";
+import { registerOpenApi as notifications } from "./routes/notifications";
 import { registerOpenApi as policy } from "./routes/policy";
 import { registerOpenApi as reports } from "./routes/reports";
 import { registerOpenApi as runtime } from "./routes/runtime";
@@ -36,6 +37,7 @@ const REGISTRARS: RegisterOpenApi[] = [
   integrations,
   runtime,
   incidents,
+  notifications,
 ];
 
 function packageVersion(): string {
@@ -77,6 +79,7 @@ export function buildOpenApiDocument(registrars: readonly RegisterOpenApi[] = RE
       { name: "Integrations", description: "Amazon ECR and Trivy Operator" },
       { name: "Runtime", description: "What runs where: inventory snapshots, running workloads, runtime violations" },
       { name: "Incidents", description: "Incidents with their timelines and the items they concern" },
+      { name: "Notifications", description: "Webhook, Slack and CloudEvents notifications: destinations, rules, delivery attempts" },
       { name: "Operations", description: "Health, metrics and this document" },
     ],
   });

@@ -52,7 +52,7 @@ const vulnerabilityIdSchema = z
     return id;
   });
 
-const repositoryGlobSchema = z
+export const repositoryGlobSchema = z
   .string()
   .max(255)
   .transform((v) => normalizeRepositoryGlob(v))

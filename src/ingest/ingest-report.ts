@@ -1,5 +1,5 @@
 import type { Pool } from "pg";
-import { findImageScans, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
+import { findImageScans, lockImageVerdicts, upsertImageScans, type ImageScanRow } from "../db/image-scan-repository";
 import { notifyVerdictsChanged } from "../db/change-channels";
 import { loadActivePolicy, loadExceptionsInForce } from "../db/policy-repository";
 import { inTransaction, lockPolicyShared } from "../db/queryable";
@@ -104,6 +104,11 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       await lockPolicyShared(tx);
       const policy = await loadActivePolicy(tx);
       const exceptions = await loadExceptionsInForce(tx, now);
+      // The answers being replaced, for the hooks (a flip is a verdict.changed notification): read with the rows
+      // locked, in the upsert's order, so a concurrent upload for the same digest cannot change them meanwhile.
+      const before = deps.transactionHooks ? await lockImageVerdicts(tx, judged.map((i) => i.imageDigest)) : new Map();
+      // An image seen for the first time answered as an unscanned image does.
+      const unscanned = { isCompliant: policy.rules.unscanned === "allow", status: "not_scanned" as const };
       const upserts = judged.map((image: ImageIdentity) => ({
         ...image,
         reportId: target.id,
@@ -127,7 +132,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
           policyVersion: policy.version,
           images: upserts
             .filter((u) => stored.has(u.imageDigest))
-            .map((u) => ({ imageDigest: u.imageDigest, repository: u.repository, before: null, verdict: u.verdict })),
+            .map((u) => ({ imageDigest: u.imageDigest, repository: u.repository, before: before.get(u.imageDigest) ?? unscanned, verdict: u.verdict })),
         });
       }
       await notifyVerdictsChanged(tx, changed);

@@ -38,3 +38,17 @@ export function publishReevaluation(event: ReevaluationEvent): void {
 export function publishLookupAnswered(event: LookupAnsweredEvent): void {
   if (lookupAnsweredChannel.hasSubscribers) lookupAnsweredChannel.publish(event);
 }
+
+/** Attempts of one notification request, counted per event by outcome (src/notifications/deliverer.ts). */
+export interface NotificationAttemptEvent {
+  destinationType: string;
+  delivered: number;
+  retrying: number;
+  failed: number;
+}
+
+export const notificationAttemptChannel = diagnostics_channel.channel("scan-registry:notification-attempt");
+
+export function publishNotificationAttempt(event: NotificationAttemptEvent): void {
+  if (notificationAttemptChannel.hasSubscribers) notificationAttemptChannel.publish(event);
+}

@@ -3,9 +3,11 @@ import type { Pool } from "pg";
 import { RequestDurations } from "./request-durations";
 import {
   lookupAnsweredChannel,
+  notificationAttemptChannel,
   reevaluationChannel,
   reportIngestedChannel,
   type LookupAnsweredEvent,
+  type NotificationAttemptEvent,
   type ReevaluationEvent,
   type ReportIngestedEvent,
 } from "./events";
@@ -34,6 +36,7 @@ export class ServiceMetrics {
   private readonly reports: Counter<"format">;
   private readonly findings: Counter;
   private readonly reevaluation: Histogram<"scope">;
+  private readonly notificationDeliveries: Counter<"type" | "outcome">;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor() {
@@ -65,6 +68,19 @@ export class ServiceMetrics {
       buckets: REEVALUATION_BUCKETS,
       registers,
     });
+    this.notificationDeliveries = new Counter({
+      name: "scan_registry_notification_deliveries_total",
+      help: "Notification delivery attempts, one per event and destination, by destination type and outcome (delivered; retrying: failed, retried later; failed: no more retries)",
+      labelNames: ["type", "outcome"],
+      registers,
+    });
+    const onNotificationAttempt = (message: unknown) => {
+      const event = message as NotificationAttemptEvent;
+      for (const outcome of ["delivered", "retrying", "failed"] as const)
+        if (event[outcome] > 0) this.notificationDeliveries.inc({ type: event.destinationType, outcome }, event[outcome]);
+    };
+    notificationAttemptChannel.subscribe(onNotificationAttempt);
+    this.unsubscribe.push(() => notificationAttemptChannel.unsubscribe(onNotificationAttempt));
     const onReport = (message: unknown) => {
       const event = message as ReportIngestedEvent;
       if (event.duplicate) return;
@@ -124,6 +140,24 @@ export class ServiceMetrics {
         this.set({ state: "total" }, sources.pool.totalCount);
         this.set({ state: "idle" }, sources.pool.idleCount);
         this.set({ state: "waiting" }, sources.pool.waitingCount);
+      },
+    });
+    return this;
+  }
+
+  /** The age of the oldest undelivered notification, read from the database at scrape time. */
+  collectNotificationBacklog(oldestPending: () => Promise<Date | null>, clock: () => Date): this {
+    new Gauge({
+      name: "scan_registry_notification_oldest_pending_seconds",
+      help: "Age of the oldest notification not yet delivered to a destination (0 when none is pending)",
+      registers: [this.registry],
+      async collect() {
+        try {
+          const at = await oldestPending();
+          this.set(at ? Math.max(0, (clock().getTime() - at.getTime()) / 1000) : 0);
+        } catch {
+          // Database unreachable: keep the last value rather than fail the whole scrape.
+        }
       },
     });
     return this;

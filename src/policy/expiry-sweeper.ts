@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { hasExpiredVerdicts } from "../db/image-scan-repository";
 import { inTransaction, lockPolicyShared } from "../db/queryable";
+import { announceExpiringExceptions } from "../notifications/exception-expiry";
 import { reevaluateCounting } from "./policy-service";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
 
@@ -20,6 +21,8 @@ export class ExpirySweeper {
     private readonly logger: Logger,
     private readonly hooks: TransactionHooks = NO_HOOKS,
     private readonly intervalMs = 30_000,
+    /** exception.expiring is written this many days before an exception expires (NOTIFY_EXCEPTION_EXPIRY_DAYS); 0 = never. */
+    private readonly options: { exceptionExpiryDays?: number } = {},
   ) {}
 
   start(): void {
@@ -33,7 +36,7 @@ export class ExpirySweeper {
     await this.running?.catch(() => undefined);
   }
 
-  /** Re-evaluates every image whose verdict has run out; returns how many. */
+  /** Announces exceptions about to expire, then re-evaluates every image whose verdict has run out; returns how many. */
   sweep(): Promise<number> {
     this.running ??= this.run().finally(() => {
       this.running = null;
@@ -43,6 +46,9 @@ export class ExpirySweeper {
 
   private async run(): Promise<number> {
     const now = this.clock();
+    // Once per exception; a partial index makes "none due" one probe.
+    const announced = await announceExpiringExceptions(this.pool, now, this.options.exceptionExpiryDays ?? 0);
+    if (announced.exceptions > 0) this.logger.info({ exceptions: announced.exceptions, notifications: announced.jobs }, "announced exceptions about to expire");
     if (!(await hasExpiredVerdicts(this.pool, now))) return 0;
     const outcome = await inTransaction(this.pool, async (tx) => {
       await lockPolicyShared(tx);

@@ -23,6 +23,8 @@ export interface ReevaluationResult {
 export interface EvaluatedImage {
   imageDigest: string;
   repository: string | null;
+  /** The report the verdict was computed from (latest_report_id when read). */
+  reportId: string | null;
   before: { isCompliant: boolean; status: Verdict["status"] };
   verdict: Verdict;
 }
@@ -88,6 +90,7 @@ export async function evaluateImages(
       const batch = rows.map((row) => ({
         imageDigest: row.image_digest,
         repository: row.repository,
+        reportId: row.latest_report_id,
         before: { isCompliant: row.is_compliant, status: row.status },
         verdict: evaluate(row),
       }));

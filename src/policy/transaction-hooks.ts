@@ -8,7 +8,10 @@ export type VerdictCause = "ingest" | "policy" | "exception" | "reevaluate" | "e
 export interface StoredVerdict {
   imageDigest: string;
   repository: string | null;
-  /** The answer before this transaction; null when the use case did not read it (ingest). */
+  /**
+   * The answer before this transaction (for an image never seen before, the not_scanned answer it gave); null when
+   * the use case did not read it.
+   */
   before: { isCompliant: boolean; status: ComplianceStatus } | null;
   verdict: Verdict;
 }

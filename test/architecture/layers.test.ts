@@ -38,7 +38,7 @@ const ALLOWED: Record<string, (to: string) => boolean> = {
 };
 /** Use-case and integration folders: never an entry point. */
 const ENTRY_POINTS = ["http", "ui", "cli", "server", "main"];
-const USE_CASES = ["ingest", "lookup", "policy", "auth", "integrations", "formats"];
+const USE_CASES = ["ingest", "lookup", "policy", "auth", "integrations", "formats", "notifications"];
 
 /** A forbidden edge, described; null when the edge is fine. */
 function violation({ from, to }: { from: string; to: string }): string | null {
