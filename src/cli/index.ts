@@ -6,6 +6,7 @@ import * as ecrCommands from "./commands/ecr";
 import * as exceptionsCommands from "./commands/exceptions";
 import * as incidentsCommands from "./commands/incidents";
 import * as inventoryCommands from "./commands/inventory";
+import * as notificationsCommands from "./commands/notifications";
 import * as policyCommands from "./commands/policy";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
@@ -28,6 +29,7 @@ const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
   incidentsCommands,
   inventoryCommands,
   agentCommands,
+  notificationsCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {

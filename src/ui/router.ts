@@ -6,6 +6,7 @@ import type { AppDependencies } from "../http/app-dependencies";
 import { toProblem } from "../http/problem";
 import { html } from "./html";
 import { registerExceptions } from "./pages/exceptions";
+import { registerNotifications } from "./pages/notifications";
 import { registerImageDetail } from "./pages/image-detail";
 import { registerImages } from "./pages/images";
 import { registerIncidents } from "./pages/incidents";
@@ -79,6 +80,7 @@ export function uiRouter(deps: AppDependencies): Router {
   registerPolicy(router, ui);
   registerExceptions(router, ui);
   registerIncidents(router, ui);
+  registerNotifications(router, ui);
 
   router.use("/ui", (req: Request, res: Response) => {
     sendPage(res, layout(viewContext(req), { title: "Not found" }, errorContent(404, "Not found", `There is no page at ${req.path}.`)), 404);

@@ -5,7 +5,7 @@ import { csrfField, type ViewContext } from "./components";
 export interface PageOptions {
   title: string;
   /** Which navigation entry is current. */
-  section?: "overview" | "images" | "policy" | "exceptions" | "vulnerabilities" | "incidents";
+  section?: "overview" | "images" | "policy" | "exceptions" | "vulnerabilities" | "incidents" | "notifications";
   /** Messages shown above the content (success notices, errors). */
   notices?: Renderable;
 }
@@ -22,6 +22,7 @@ const NAV: Array<{ key: NonNullable<PageOptions["section"]>; href: string; label
   { key: "policy", href: "/ui/policy", label: "Policy" },
   { key: "exceptions", href: "/ui/exceptions", label: "Exceptions" },
   { key: "incidents", href: "/ui/incidents", label: "Incidents" },
+  { key: "notifications", href: "/ui/settings/notifications", label: "Notifications" },
 ];
 
 const LOGO = html`<svg class="logo" aria-hidden="true" viewBox="0 0 24 24" width="24" height="24"><path d="M12 2 3 6v6c0 5 3.8 9.3 9 10 5.2-.7 9-5 9-10V6l-9-4Z" fill="currentColor" opacity=".25"></path><path d="m8 12.5 2.7 2.7L16.5 9" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round"></path></svg>`;
