@@ -72,6 +72,10 @@ export interface VerdictBefore {
 const IMAGE_SEVERITY = `CASE WHEN s.critical_count > 0 OR s.secret_count > 0 THEN 'CRITICAL' WHEN s.high_count > 0 THEN 'HIGH'
   WHEN s.medium_count > 0 THEN 'MEDIUM' WHEN s.low_count > 0 THEN 'LOW' WHEN s.unknown_count > 0 THEN 'UNKNOWN' END`;
 
+/** Where an image runs now (its running containers' cluster and namespace): rules filter verdict changes by it. */
+const RUNNING_PLACEMENTS = `(SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('cluster', w.cluster, 'namespace', w.namespace)), '[]'::jsonb)
+  FROM workload_containers w WHERE w.image_digest = s.image_digest AND w.gone_at IS NULL)`;
+
 /**
  * verdict.changed for each image whose is_compliant differs from `before` — read from image_scans as this
  * transaction has just written it, so the event says exactly what was committed. Cause `expiry` becomes
@@ -87,7 +91,7 @@ export async function insertVerdictChangedEvents(
     SELECT gen_random_uuid() AS id, 'verdict.changed'::text AS event_type, $2::timestamptz AS occurred_at, ${CHANGE_ID} AS change_id,
       s.image_digest AS subject,
       CASE WHEN s.repository IS NULL THEN '{}'::text[] ELSE ARRAY[s.repository] END AS repositories,
-      '[]'::jsonb AS placements,
+      ${RUNNING_PLACEMENTS} AS placements,
       ${IMAGE_SEVERITY} AS severity,
       jsonb_build_object(
         'image', jsonb_build_object('digest', s.image_digest, 'repository', s.repository, 'tags', to_jsonb(s.tags)),
@@ -159,4 +163,39 @@ export async function insertExceptionExpiringEvents(q: Queryable, change: { now:
   const jobs = rows[0]?.jobs ?? 0;
   if (jobs > 0) await q.query("SELECT pg_notify($1, '')", [NOTIFICATION_CHANNEL]);
   return { exceptions: rows[0]?.exceptions ?? 0, jobs };
+}
+
+/** A violation that this transaction opened or resolved. */
+export interface ViolationTransition {
+  violationId: string;
+  eventType: "runtime_violation.opened" | "runtime_violation.resolved";
+}
+
+/**
+ * runtime_violation.opened / .resolved for violations this transaction has just opened or resolved (the result of
+ * the reconciliation), in one statement: where it happened (cluster and namespace, for rules), the image's
+ * repository and severity, and the violation as stored.
+ */
+export async function insertViolationEvents(q: Queryable, transitions: readonly ViolationTransition[], now: Date): Promise<number> {
+  if (transitions.length === 0) return 0;
+  const candidate = `
+    SELECT gen_random_uuid() AS id, u.event_type, $3::timestamptz AS occurred_at, ${CHANGE_ID} AS change_id,
+      v.id::text AS subject,
+      CASE WHEN coalesce(s.repository, w.repository) IS NULL THEN '{}'::text[] ELSE ARRAY[coalesce(s.repository, w.repository)] END AS repositories,
+      jsonb_build_array(jsonb_build_object('cluster', v.cluster, 'namespace', v.namespace)) AS placements,
+      ${IMAGE_SEVERITY} AS severity,
+      jsonb_build_object(
+        'violation', jsonb_build_object('id', v.id::text, 'cluster', v.cluster, 'namespace', v.namespace, 'kind', v.kind,
+          'name', v.name, 'container', v.container, 'image_digest', v.image_digest, 'image_ref', w.image_ref,
+          'opened_at', v.opened_at, 'opened_cause', v.opened_cause, 'resolved_at', v.resolved_at,
+          'resolved_cause', v.resolved_cause, 'resolution', v.resolution),
+        'image', jsonb_build_object('digest', v.image_digest, 'repository', coalesce(s.repository, w.repository),
+          'status', v.status, 'reasons', v.reasons, 'policy_version', v.policy_version,
+          'is_compliant_now', s.is_compliant, 'status_now', s.status)
+      ) AS payload
+    FROM unnest($1::bigint[], $2::text[]) AS u(id, event_type)
+    JOIN runtime_violations v ON v.id = u.id
+    LEFT JOIN workload_containers w ON w.id = v.workload_container_id
+    LEFT JOIN image_scans s ON s.image_digest = v.image_digest`;
+  return runOutbox(q, outboxStatement("", candidate), [transitions.map((t) => t.violationId), transitions.map((t) => t.eventType), now]);
 }

@@ -12,6 +12,7 @@ import {
 } from "../db/runtime-violation-repository";
 import type { Queryable } from "../db/queryable";
 import type { ViolationCause } from "../domain/workload";
+import { recordViolationChanges } from "../notifications/violation-events";
 
 export type { ReconciliationResult, ReconciliationScope, ViolationChange };
 
@@ -26,6 +27,7 @@ export async function reconcileViolations(
   now: Date,
 ): Promise<ReconciliationResult> {
   const result = await reconcileRuntimeViolations(tx, scope, cause, now);
-  // Outbox events (runtime_violation.opened / .resolved) for these rows are written here, in the same transaction.
+  // Their runtime_violation.opened / .resolved notifications, in the same transaction.
+  await recordViolationChanges(tx, result, now);
   return result;
 }

@@ -139,7 +139,8 @@ ALTER TABLE policy_exceptions ADD COLUMN expiry_notified_at timestamptz;
 COMMENT ON COLUMN policy_exceptions.expiry_notified_at IS 'When exception.expiring was written for it (NOTIFY_EXCEPTION_EXPIRY_DAYS before expires_at); NULL = not yet.';
 CREATE INDEX policy_exceptions_expiry_due_idx ON policy_exceptions (expires_at) WHERE revoked_at IS NULL AND expiry_notified_at IS NULL;
 
--- scan_analyst: every notification table, but of notification_destinations neither url nor secret.
+-- scan_analyst: every notification table, but of notification_destinations neither url nor secret. The function
+-- is redefined whole: it keeps every earlier migration's grants (up to the runtime inventory) and adds these.
 CREATE OR REPLACE FUNCTION grant_scan_analyst_access() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -151,6 +152,7 @@ BEGIN
   GRANT SELECT ON
     image_scans, scan_reports, scan_report_images, scan_report_raw, findings, vulnerabilities,
     policy_versions, policy_exceptions, admission_decisions, current_findings, schema_migrations,
+    workload_containers, runtime_violations, inventory_snapshots, running_images,
     notification_rules, notification_events, notification_jobs, notification_deliveries
   TO scan_analyst;
   -- api_tokens: every column but the hash, so "which tokens exist, with which scopes, used when" stays answerable.
