@@ -4,11 +4,11 @@ import type { TestApp } from "../support/test-app";
 let scanClock = Date.parse("2026-01-01T00:00:00Z");
 
 /** A Trivy SchemaVersion 2 report with the given vulnerabilities; each call is scanned a minute after the last. */
-export function trivyReport(options: { repository?: string; vulnerabilities?: Array<{ id: string; severity: string; fixed?: string }> } = {}): string {
+export function trivyReport(options: { repository?: string; vulnerabilities?: Array<{ id: string; severity: string; fixed?: string }>; scannedAt?: Date } = {}): string {
   scanClock += 60_000;
   return JSON.stringify({
     SchemaVersion: 2,
-    CreatedAt: new Date(scanClock).toISOString(),
+    CreatedAt: (options.scannedAt ?? new Date(scanClock)).toISOString(),
     ArtifactName: `${options.repository ?? "ghcr.io/acme/api"}:1.0`,
     ArtifactType: "container_image",
     Metadata: { OS: { Family: "alpine", Name: "3.19" } },
