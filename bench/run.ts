@@ -21,7 +21,7 @@ import { runIngestRssScenario } from "./scenarios/ingest-rss";
 import { runLookupScenarios } from "./scenarios/lookup";
 import { runReevaluateScenario } from "./scenarios/reevaluate";
 
-const ORDER = ["lookup_throughput", "lookup_p99", "ingest_10k", "reevaluate_100k", "ingest_50mb_rss", "cold_start"];
+const ORDER = ["lookup_throughput", "lookup_p99", "batch_check_10", "ingest_10k", "reevaluate_100k", "ingest_50mb_rss", "cold_start"];
 
 function build(): string {
   if (process.env.BENCH_SKIP_BUILD === "1") return "skipped (BENCH_SKIP_BUILD=1): measured the existing dist/";

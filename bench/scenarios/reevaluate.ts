@@ -12,7 +12,10 @@ const SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] as const;
 
 /**
  * Evaluation inputs as ingest stores them (scan_reports.evaluation_input): 10–30 findings each, mostly LOW/MEDIUM,
- * some HIGH, a few CRITICAL, about half fixable. 64 distinct inputs shared round-robin by the 100,000 reports.
+ * about half fixable. Even templates carry 4 fixable HIGH findings, odd ones 1, and none carries a CRITICAL, so the two
+ * policies the scenario alternates (HIGH ≤ 2 / HIGH ≤ 5) flip exactly half of the verdicts every round, as PRODUCT.md's
+ * scenario asks. 64 templates; every image has its own report row (images share an input only by sharing a report in
+ * production, so the service may not evaluate a template once for all of them).
  */
 function evaluationInputs(): string[] {
   const inputs: string[] = [];
@@ -23,8 +26,11 @@ function evaluationInputs(): string[] {
     const findings = [];
     for (let i = 0; i < n; i++) {
       const r = next();
-      const sev = r < 0.03 ? SEVERITIES[0] : r < 0.2 ? SEVERITIES[1] : r < 0.6 ? SEVERITIES[2] : r < 0.95 ? SEVERITIES[3] : SEVERITIES[4];
+      const sev = r < 0.6 ? SEVERITIES[2] : r < 0.95 ? SEVERITIES[3] : SEVERITIES[4];
       findings.push({ k: "v", id: `CVE-2024-${1000 + Math.floor(next() * 30000)}`, sev, fix: next() < 0.5, st: next() < 0.5 ? "fixed" : "affected" });
+    }
+    for (let h = 0; h < (t % 2 === 0 ? 4 : 1); h++) {
+      findings.push({ k: "v", id: `CVE-2025-${10000 + t * 10 + h}`, sev: SEVERITIES[1], fix: true, st: "fixed" });
     }
     inputs.push(JSON.stringify(findings));
   }
@@ -110,12 +116,12 @@ export async function runReevaluateScenario(pg: BenchPostgres, settings: { round
       baseline: "one raw UPDATE of the same columns of the same 100,000 rows",
       baseline_value: round(baselineValue, 2),
       ratio: round(value / baselineValue, 2),
-      target: "≤ 10 s for 100,000 images",
-      pass: value <= 10,
+      target: "≤ 2 × one raw UPDATE of the same columns of the same rows",
+      pass: value / baselineValue <= 2,
       details: {
         images: IMAGES,
         findings_per_image: "10–30 (64 distinct evaluation inputs, round-robin)",
-        request: "PUT /v1/policy, alternating two policies so that verdicts change every round",
+        request: "PUT /v1/policy, alternating two policies so that half of the verdicts change every round",
         put_rounds_s: put,
         raw_update_rounds_s: raw,
         answers,
