@@ -159,7 +159,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   };
   const reviewer =
     config.lookupAuth === "kubernetes" && config.kubernetesApiUrl
-      ? new KubernetesTokenReviewer({ apiUrl: config.kubernetesApiUrl, caFile: config.kubernetesCaFile, tokenFile: config.kubernetesTokenFile, audience: config.kubernetesTokenAudience, allowedUsers: config.kubernetesAllowedUsers, logger })
+      ? new KubernetesTokenReviewer({ apiUrl: config.kubernetesApiUrl, caFile: config.kubernetesCaFile, tokenFile: config.kubernetesTokenFile, audience: config.kubernetesTokenAudience, allowedUsers: config.kubernetesAllowedUsers, logger, clock: () => clock().getTime() })
       : null;
   const reviewLookup = reviewer ? kubernetesOrApiToken((t) => tokens.verify(t), reviewer) : null;
   const authenticateLookup: Authenticator =

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { generateTestCertificates, type TestCertificates } from "../support/certificates";
-import { startFakeKubernetes, type FakeKubernetes } from "../support/fake-kubernetes";
+import { fakeJwt, startFakeKubernetes, type FakeKubernetes } from "../support/fake-kubernetes";
 import { startTestApp, type TestApp } from "../support/test-app";
 
 const AUDIENCE = "kyverno-svc.kyverno.io";
@@ -22,10 +22,10 @@ function kubernetesEnv(extra: Record<string, string> = {}): Record<string, strin
 beforeAll(async () => {
   certs = generateTestCertificates();
   kube = await startFakeKubernetes(certs);
-  kube.tokens.set("kyverno-projected-token", { username: KYVERNO, audiences: [AUDIENCE] });
-  kube.tokens.set("kyverno-token-2", { username: KYVERNO, audiences: [AUDIENCE] });
-  kube.tokens.set("other-audience-token", { username: KYVERNO, audiences: ["https://kubernetes.default.svc"] });
-  kube.tokens.set("someone-token", { username: OTHER, audiences: [AUDIENCE] });
+  kube.tokens.set(fakeJwt("kyverno-projected-token"), { username: KYVERNO, audiences: [AUDIENCE] });
+  kube.tokens.set(fakeJwt("kyverno-token-2"), { username: KYVERNO, audiences: [AUDIENCE] });
+  kube.tokens.set(fakeJwt("other-audience-token"), { username: KYVERNO, audiences: ["https://kubernetes.default.svc"] });
+  kube.tokens.set(fakeJwt("someone-token"), { username: OTHER, audiences: [AUDIENCE] });
   app = await startTestApp({ env: kubernetesEnv() });
 });
 afterAll(async () => {
@@ -38,10 +38,10 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe("LOOKUP_AUTH=kubernetes", () => {
   test("when Kyverno sends a service-account token for our audience, then the lookup answers and is logged under its username", async () => {
-    const res = await app.http.get(lookupPath("a")).query({ namespace: "prod" }).set(bearer("kyverno-projected-token"));
+    const res = await app.http.get(lookupPath("a")).query({ namespace: "prod" }).set(bearer(fakeJwt("kyverno-projected-token")));
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("not_scanned");
-    const asked = kube.reviews.find((r) => r.token === "kyverno-projected-token")!;
+    const asked = kube.reviews.find((r) => r.token === fakeJwt("kyverno-projected-token"))!;
     expect(asked.audiences).toEqual([AUDIENCE]);
     expect(asked.authorization).toBe(`Bearer ${kube.callerToken}`);
     await app.flushDecisions();
@@ -52,23 +52,23 @@ describe("LOOKUP_AUTH=kubernetes", () => {
   test("when the batch check is called with such a token, then it answers too", async () => {
     const res = await app.http
       .post("/v1/compliance/check")
-      .set(bearer("kyverno-projected-token"))
+      .set(bearer(fakeJwt("kyverno-projected-token")))
       .send({ images: [`registry.example/app@sha256:${"b".repeat(64)}`] });
     expect(res.status).toBe(200);
     expect(res.body.allowed).toBe(false);
   });
 
   test("when the same token asks many times, then the TokenReview answer is cached", async () => {
-    const before = kube.reviews.filter((r) => r.token === "kyverno-token-2").length;
-    const answers = await Promise.all(Array.from({ length: 10 }, () => app.http.get(lookupPath("c")).set(bearer("kyverno-token-2"))));
+    const before = kube.reviews.filter((r) => r.token === fakeJwt("kyverno-token-2")).length;
+    const answers = await Promise.all(Array.from({ length: 10 }, () => app.http.get(lookupPath("c")).set(bearer(fakeJwt("kyverno-token-2")))));
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
-    expect((await app.http.get(lookupPath("c")).set(bearer("kyverno-token-2"))).status).toBe(200);
-    expect(kube.reviews.filter((r) => r.token === "kyverno-token-2").length - before).toBe(1);
+    expect((await app.http.get(lookupPath("c")).set(bearer(fakeJwt("kyverno-token-2")))).status).toBe(200);
+    expect(kube.reviews.filter((r) => r.token === fakeJwt("kyverno-token-2")).length - before).toBe(1);
   });
 
   test.each([
-    ["a token for another audience", "other-audience-token"],
-    ["a token Kubernetes does not know", "forged-token"],
+    ["a token for another audience", fakeJwt("other-audience-token")],
+    ["a token Kubernetes does not know", fakeJwt("forged-token")],
   ])("when %s is sent, then 401", async (_what, token) => {
     const res = await app.http.get(lookupPath("d")).set(bearer(token));
     expect(res.status).toBe(401);
@@ -92,15 +92,15 @@ describe("LOOKUP_AUTH=kubernetes", () => {
   });
 
   test("when a service-account token is used outside the lookups, then 401: it only grants admission lookups", async () => {
-    expect((await app.http.get(`/v1/images/sha256:${"a".repeat(64)}`).set(bearer("kyverno-projected-token"))).status).toBe(401);
-    expect((await app.http.post("/v1/reports").set(bearer("kyverno-projected-token")).send({})).status).toBe(401);
+    expect((await app.http.get(`/v1/images/sha256:${"a".repeat(64)}`).set(bearer(fakeJwt("kyverno-projected-token")))).status).toBe(401);
+    expect((await app.http.post("/v1/reports").set(bearer(fakeJwt("kyverno-projected-token"))).send({})).status).toBe(401);
   });
 
   test("when the Kubernetes API refuses the TokenReview (no RBAC), then 502 problem naming tokenreviews, and the refusal is not cached", async () => {
-    kube.tokens.set("fresh-token", { username: KYVERNO, audiences: [AUDIENCE] });
+    kube.tokens.set(fakeJwt("fresh-token"), { username: KYVERNO, audiences: [AUDIENCE] });
     kube.failWith = 403;
     try {
-      const res = await app.http.get(lookupPath("f")).set(bearer("fresh-token"));
+      const res = await app.http.get(lookupPath("f")).set(bearer(fakeJwt("fresh-token")));
       expect(res.status).toBe(502);
       expect(res.headers["content-type"]).toMatch(/application\/problem\+json/);
       expect(res.body.code).toBe("token_review_failed");
@@ -108,7 +108,7 @@ describe("LOOKUP_AUTH=kubernetes", () => {
     } finally {
       kube.failWith = null;
     }
-    expect((await app.http.get(lookupPath("f")).set(bearer("fresh-token"))).status).toBe(200);
+    expect((await app.http.get(lookupPath("f")).set(bearer(fakeJwt("fresh-token")))).status).toBe(200);
   });
 });
 
@@ -120,11 +120,11 @@ describe("KUBERNETES_ALLOWED_USERS", () => {
   afterAll(async () => restricted?.close());
 
   test("when a listed service account asks, then 200", async () => {
-    expect((await restricted.http.get(lookupPath("1")).set(bearer("kyverno-projected-token"))).status).toBe(200);
+    expect((await restricted.http.get(lookupPath("1")).set(bearer(fakeJwt("kyverno-projected-token")))).status).toBe(200);
   });
 
   test("when another authenticated service account asks, then 403 insufficient_scope", async () => {
-    const res = await restricted.http.get(lookupPath("1")).set(bearer("someone-token"));
+    const res = await restricted.http.get(lookupPath("1")).set(bearer(fakeJwt("someone-token")));
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("insufficient_scope");
   });
