@@ -3,7 +3,7 @@
  */
 import { z } from "zod";
 import { STATUSES } from "../domain/verdict";
-import { CONTAINER_TYPES, INVENTORY_SOURCES, NAMESPACE_PATTERN, VIOLATION_CAUSES } from "../domain/workload";
+import { NAMESPACE_PATTERN, VIOLATION_CAUSES } from "../domain/workload";
 import { clusterNameSchema, reasonSchema } from "./schemas";
 
 export { clusterNameSchema };
@@ -71,18 +71,13 @@ export const workloadSchema = z
     kind: z.string().describe("Deployment, StatefulSet, DaemonSet, CronJob, Job, ... or Pod"),
     name: z.string(),
     container: z.string(),
-    container_type: z.enum(CONTAINER_TYPES),
-    image_ref: z.string().nullable(),
-    repository: z.string().nullable(),
-    image_digest: z.string().nullable().describe("null = unresolved"),
-    status: z.enum(WORKLOAD_STATUSES),
-    is_compliant: z.boolean().nullable().describe("null when unresolved"),
+    image_ref: z.string().nullable().describe("The image as the Pod spec names it, Docker-normalised"),
+    image_digest: z.string().nullable().describe("The manifest digest it runs; null = unresolved"),
+    status: z.enum(WORKLOAD_STATUSES).describe("The image's current verdict status, or unresolved (no digest known)"),
+    is_compliant: z.boolean().nullable().describe("The image's current verdict; null when unresolved"),
     reasons: z.array(reasonSchema),
-    pods: z.number().int().nullable(),
-    source: z.enum(INVENTORY_SOURCES),
-    first_seen_at: instant,
-    last_seen_at: instant,
-    open_violation_id: z.string().nullable(),
+    first_seen_at: instant.describe("When this container started running this image (as far as the registry saw)"),
+    last_seen_at: instant.describe("When a source last reported it running"),
   })
   .meta({ id: "Workload", description: "A workload container running now, with its image's current verdict" });
 
@@ -93,7 +88,7 @@ export const workloadListResponseSchema = z.object({
 
 export const listViolationsQuerySchema = z
   .object({
-    state: z.enum(["open", "resolved", "all"]).default("open"),
+    state: z.enum(["open", "resolved"]).default("open").describe("open (resolved_at is null) or resolved"),
     cluster: clusterNameSchema.optional(),
     namespace: namespaceSchema.optional(),
     image_digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256: followed by 64 lowercase hex digits").optional(),

@@ -19,6 +19,7 @@ import {
 import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
 import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
+import { listRunningWorkloads, listViolations, type ViolationFilter, type WorkloadFilter } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { notFound } from "../domain/errors";
 import type { PrismaClient } from "../generated/prisma/client";
@@ -113,5 +114,15 @@ export class ReadingService {
       listExceptionsExpiringBetween(q, now, new Date(now.getTime() + o.expiringDays * DAY_MS)),
     ]);
     return { counts, severities, repositories, days, expiring };
+  }
+
+  /** A cursor page of the containers running now (GET /v1/workloads). */
+  workloads(filter: WorkloadFilter & { limit: number; cursor?: string | undefined }) {
+    return listRunningWorkloads(this.deps.pool, filter);
+  }
+
+  /** A cursor page of runtime violations, newest first (GET /v1/violations). */
+  violations(filter: ViolationFilter & { limit: number; cursor?: string | undefined }) {
+    return listViolations(this.deps.pool, filter);
   }
 }

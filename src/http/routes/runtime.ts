@@ -1,10 +1,19 @@
 import { Router, type Request, type Response } from "express";
+import type { RunningWorkloadRow, ViolationRow } from "../../db/runtime-read-model";
 import { recordInventorySnapshot, type SnapshotResult } from "../../runtime/record-inventory";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { parseJson, readBody } from "../read-body";
-import { inventoryQuerySchema, inventoryResponseSchema, podListBodySchema } from "../runtime-schemas";
+import {
+  inventoryQuerySchema,
+  inventoryResponseSchema,
+  listViolationsQuerySchema,
+  listWorkloadsQuerySchema,
+  podListBodySchema,
+  violationListResponseSchema,
+  workloadListResponseSchema,
+} from "../runtime-schemas";
 import { parseOr422 } from "../validate";
 
 export function inventoryAnswer(result: SnapshotResult) {
@@ -22,8 +31,76 @@ export function inventoryAnswer(result: SnapshotResult) {
   };
 }
 
+/** A running container as GET /v1/workloads (and a vulnerability's `running`) shows it: PRODUCT.md's fields. */
+export function workloadItem(r: RunningWorkloadRow) {
+  return {
+    cluster: r.cluster,
+    namespace: r.namespace,
+    kind: r.kind,
+    name: r.name,
+    container: r.container,
+    image_ref: r.image_ref,
+    image_digest: r.image_digest,
+    status: r.status,
+    is_compliant: r.is_compliant,
+    reasons: r.reasons,
+    first_seen_at: r.first_seen_at.toISOString(),
+    last_seen_at: r.last_seen_at.toISOString(),
+  };
+}
+
+export function violationItem(v: ViolationRow) {
+  return {
+    id: v.id,
+    state: v.resolved_at === null ? "open" : "resolved",
+    cluster: v.cluster,
+    namespace: v.namespace,
+    kind: v.kind,
+    name: v.name,
+    container: v.container,
+    image_digest: v.image_digest,
+    image_ref: v.image_ref,
+    status: v.status,
+    reasons: v.reasons,
+    policy_version: v.policy_version,
+    opened_at: v.opened_at.toISOString(),
+    opened_cause: v.opened_cause,
+    resolved_at: v.resolved_at?.toISOString() ?? null,
+    resolved_cause: v.resolved_cause,
+    resolution: v.resolution,
+  };
+}
+
 export function runtimeRouter(deps: AppDependencies): Router {
   const router = Router();
+  const canRead = requireScope(deps.authenticate, "compliance:read");
+
+  router.get("/v1/workloads", canRead, async (req, res) => {
+    const query = parseOr422(listWorkloadsQuerySchema, req.query, "query");
+    const page = await deps.reading.workloads({
+      cluster: query.cluster,
+      namespace: query.namespace,
+      status: query.status,
+      repository: query.repository,
+      vulnerabilityId: query.vulnerability_id,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+    res.json({ items: page.items.map(workloadItem), next_cursor: page.nextCursor });
+  });
+
+  router.get("/v1/violations", canRead, async (req, res) => {
+    const query = parseOr422(listViolationsQuerySchema, req.query, "query");
+    const page = await deps.reading.violations({
+      state: query.state,
+      cluster: query.cluster,
+      namespace: query.namespace,
+      imageDigest: query.image_digest,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+    res.json({ items: page.items.map(violationItem), next_cursor: page.nextCursor });
+  });
 
   router.post("/v1/inventory", requireScope(deps.authenticate, "inventory:write"), async (req: Request, res: Response) => {
     const query = parseOr422(inventoryQuerySchema, req.query, "query");
@@ -61,5 +138,28 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     ...authenticated("inventory:write"),
     request: { query: inventoryQuerySchema, body: jsonBody(podListBodySchema) },
     responses: { 200: jsonResponse("Stored", inventoryResponseSchema), ...problems(400, 401, 403, 413, 415, 422, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/workloads",
+    tags: ["Runtime"],
+    summary: "The workload containers running now, with their image's current verdict (cursor pagination)",
+    description:
+      "Ordered by cluster, namespace, kind, name, container. `status` filters on the image's verdict status, or " +
+      "`unresolved` for containers whose digest is not known; `vulnerability_id` keeps the containers whose image's " +
+      "current report has that vulnerability. An unknown filter value is 422.",
+    ...authenticated("compliance:read"),
+    request: { query: listWorkloadsQuerySchema },
+    responses: { 200: jsonResponse("A page of running containers", workloadListResponseSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/violations",
+    tags: ["Runtime"],
+    summary: "Runtime violations: periods a running container ran an image that was not compliant (newest first, cursor pagination)",
+    description: "`state=open` (default) lists the violations open now, `state=resolved` those that ended, with how and why.",
+    ...authenticated("compliance:read"),
+    request: { query: listViolationsQuerySchema },
+    responses: { 200: jsonResponse("A page of violations", violationListResponseSchema), ...problems(400, 401, 403, 422, 503) },
   });
 };
