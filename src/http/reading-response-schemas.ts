@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { workloadSchema } from "./runtime-schemas";
 import { findingSummarySchema } from "../domain/summary";
 import { reasonSchema, statusSchema } from "./schemas";
 
@@ -120,5 +121,7 @@ export const vulnerabilityResponseSchema = z
     ),
     image_count: z.number().int().describe("Every image that has it now, on all pages"),
     next_cursor: z.string().nullable().describe("Pass as ?cursor= for the next page of images; null on the last page."),
+    running: z.array(workloadSchema).describe("Workload containers running now whose image has it (every page of images; at most 1,000)"),
+    running_count: z.number().int().describe("How many workload containers running now have it"),
   })
   .describe("The vulnerability's stored metadata (absent fields: no report gave them) and every image whose current report has it");

@@ -19,7 +19,7 @@ import {
 import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
 import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
-import { listRunningWorkloads, listViolations, type ViolationFilter, type WorkloadFilter } from "../db/runtime-read-model";
+import { listRunningWithVulnerability, listRunningWorkloads, listViolations, type ViolationFilter, type WorkloadFilter } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { notFound } from "../domain/errors";
 import type { PrismaClient } from "../generated/prisma/client";
@@ -124,5 +124,10 @@ export class ReadingService {
   /** A cursor page of runtime violations, newest first (GET /v1/violations). */
   violations(filter: ViolationFilter & { limit: number; cursor?: string | undefined }) {
     return listViolations(this.deps.pool, filter);
+  }
+
+  /** The containers running now whose image's current report has the vulnerability (at most `limit`), and their count. */
+  runningWithVulnerability(id: string, limit: number) {
+    return listRunningWithVulnerability(this.deps.pool, id, limit);
   }
 }

@@ -159,3 +159,43 @@ describe("GET /v1/violations", () => {
     await violations({}, writer).expect(403);
   });
 });
+
+describe("GET /v1/vulnerabilities/{id} running", () => {
+  test("when a vulnerability's image runs, then `running` lists the containers running it now, and gone ones drop out", async () => {
+    const { rows } = await app.database.db.pool.query<{ vulnerability_id: string }>(
+      `SELECT f.vulnerability_id FROM findings f JOIN image_scans s ON s.latest_report_id = f.report_id
+       WHERE s.image_digest = $1 AND f.severity = 'CRITICAL' LIMIT 1`,
+      [NON_COMPLIANT],
+    );
+    const cve = rows[0]!.vulnerability_id;
+    const res = await app.http.get(`/v1/vulnerabilities/${cve}`).set(auth(reader)).expect(200);
+    expect(res.body.running_count).toBe(1);
+    expect(res.body.running).toEqual([
+      expect.objectContaining({ cluster: "prod", namespace: "shop", kind: "Deployment", name: "api", container: "api", image_digest: NON_COMPLIANT, status: "non_compliant" }),
+    ]);
+    // staging's api ran it and is gone: not listed. A compliant image's vulnerability lists only where that runs.
+    const alpine = await app.database.db.pool.query<{ vulnerability_id: string }>(
+      `SELECT f.vulnerability_id FROM findings f JOIN image_scans s ON s.latest_report_id = f.report_id WHERE s.image_digest = $1 LIMIT 1`,
+      [COMPLIANT],
+    );
+    const other = await app.http.get(`/v1/vulnerabilities/${alpine.rows[0]!.vulnerability_id}`).set(auth(reader)).expect(200);
+    expect(other.body.running.map(keyOf)).toEqual(["prod shop Deployment/web web"]);
+  });
+
+  test("when the image stops running in a cluster, then its containers there drop out of running and running_count", async () => {
+    const cluster = "vuln-gone";
+    const pods = deploymentPods({ name: "solo", namespace: "x", replicas: 1, hash: "5d4f8c7b9d", containers: [{ name: "c", image: "docker.io/library/alpine:3.10", digest: COMPLIANT }] });
+    const send = (body: unknown) => app.http.post("/v1/inventory").query({ cluster }).set({ ...auth(writer), "Content-Type": "application/json" }).send(body as object).expect(200);
+    const alpine = await app.database.db.pool.query<{ vulnerability_id: string }>(
+      `SELECT f.vulnerability_id FROM findings f JOIN image_scans s ON s.latest_report_id = f.report_id WHERE s.image_digest = $1 LIMIT 1`,
+      [COMPLIANT],
+    );
+    const url = `/v1/vulnerabilities/${alpine.rows[0]!.vulnerability_id}`;
+    await send(podList(pods));
+    expect((await app.http.get(url).set(auth(reader)).expect(200)).body.running.map(keyOf)).toContain("vuln-gone x Deployment/solo c");
+    await send(podList([]));
+    const after = (await app.http.get(url).set(auth(reader)).expect(200)).body;
+    expect(after.running.map(keyOf)).not.toContain("vuln-gone x Deployment/solo c");
+    expect(after.running_count).toBe(after.running.length);
+  });
+});
