@@ -82,6 +82,12 @@ export const environmentSchema = z.object({
   NOTIFICATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   NOTIFICATION_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(64).default(2),
   NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  RETENTION_SUPERSEDED_DAYS: optionalText.pipe(z.coerce.number<string | undefined>().int().min(1).max(36_500).optional()),
+  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1000).max(5000).default(2000),
+  RETENTION_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+  DATABASE_LISTEN_URL: optionalText.pipe(
+    z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// or postgresql:// URL").optional(),
+  ),
 });
 
 export type Config = Readonly<{
@@ -129,6 +135,19 @@ export type Config = Readonly<{
   /** The URL people reach this service at (links in notifications); undefined = messages carry no links. */
   publicUrl: string | undefined;
   notifications: NotificationConfig;
+  retention: RetentionConfig;
+  /** Where LISTEN connects (a direct connection, not through a transaction pooler); undefined = the database URL. */
+  databaseListenUrl: string | undefined;
+}>;
+
+/** History retention (docs/operations.md, "History retention"). */
+export type RetentionConfig = Readonly<{
+  /** Superseded reports received more than this many days ago lose findings and raw copy; undefined = kept forever. */
+  supersededDays: number | undefined;
+  /** Findings deleted per statement (each its own transaction). */
+  batchSize: number;
+  /** How often a replica's background run starts (one replica prunes at a time). */
+  intervalMs: number;
 }>;
 
 /** Delivery of notifications (docs/notifications.md). */
@@ -221,5 +240,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrencyPerDestination: Math.min(e.NOTIFICATION_CONCURRENCY_PER_DESTINATION, e.NOTIFICATION_CONCURRENCY),
       retentionDays: e.NOTIFICATION_RETENTION_DAYS,
     }),
+    retention: Object.freeze({
+      supersededDays: e.RETENTION_SUPERSEDED_DAYS,
+      batchSize: e.RETENTION_BATCH_SIZE,
+      intervalMs: e.RETENTION_INTERVAL_MINUTES * 60_000,
+    }),
+    databaseListenUrl: e.DATABASE_LISTEN_URL,
   });
 }

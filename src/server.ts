@@ -20,6 +20,7 @@ import { createEcrIntegration } from "./integrations/ecr";
 import { IngestAdmission } from "./ingest/ingest-admission";
 import { createLogger } from "./logger";
 import { maskStoredCopies } from "./ingest/mask-stored-copies";
+import { HistoryPruner } from "./ingest/prune-history";
 import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
 import { ComplianceLookup } from "./lookup/lookup-compliance";
@@ -152,6 +153,12 @@ export async function startService(config: Config, options: StartOptions = {}): 
   metrics.collectNotificationBacklog(() => oldestPendingCreatedAt(db.pool), clock);
   const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
+  // History retention (RETENTION_SUPERSEDED_DAYS): every replica runs the loop, one prunes at a time.
+  const historyPruner =
+    config.retention.supersededDays === undefined
+      ? null
+      : new HistoryPruner(db.pool, clock, logger, { olderThanDays: config.retention.supersededDays, batchSize: config.retention.batchSize, intervalMs: config.retention.intervalMs });
+  historyPruner?.start();
 
   const authenticate: Authenticator = async (req) => {
     const token = bearerToken(req);
@@ -235,6 +242,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
         server.closeIdleConnections();
       });
       clearInterval(pruneTimer);
+      await historyPruner?.stop();
       await sweeper.stop();
       await deliverer.stop();
       await decisionLog.stop();

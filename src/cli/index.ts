@@ -8,6 +8,7 @@ import * as incidentsCommands from "./commands/incidents";
 import * as inventoryCommands from "./commands/inventory";
 import * as notificationsCommands from "./commands/notifications";
 import * as policyCommands from "./commands/policy";
+import * as pruneCommands from "./commands/prune";
 import * as reevaluateCommands from "./commands/reevaluate";
 import * as tokenCommands from "./commands/token";
 import * as uploadCommands from "./commands/upload";
@@ -30,6 +31,7 @@ const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
   inventoryCommands,
   agentCommands,
   notificationsCommands,
+  pruneCommands,
 ];
 
 function buildProgram(setExit: (code: number) => void): Command {

@@ -7,6 +7,7 @@ export type ErrorKind =
   | "unsupported" // recognised, but a format we do not take (415)
   | "invalid" // shape errors with paths (422)
   | "not_found"
+  | "gone" // it existed; history retention deleted it (410)
   | "conflict"
   | "too_large"
   | "unauthorized"
@@ -38,6 +39,7 @@ export const unsupported = (code: string, message: string, extra?: Record<string
 export const invalid = (code: string, message: string, errors: FieldError[] = []) =>
   new DomainError("invalid", code, message, errors);
 export const notFound = (code: string, message: string) => new DomainError("not_found", code, message);
+export const gone = (code: string, message: string, extra?: Record<string, unknown>) => new DomainError("gone", code, message, undefined, extra);
 export const conflict = (code: string, message: string, extra?: Record<string, unknown>) =>
   new DomainError("conflict", code, message, undefined, extra);
 

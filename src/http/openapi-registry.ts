@@ -39,6 +39,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: "The token lacks the required scope",
   404: "Not found",
   409: "Conflict with the current state",
+  410: "Deleted by history retention (RETENTION_SUPERSEDED_DAYS); the metadata remains",
   413: "Request body larger than allowed (MAX_REPORT_BYTES for reports)",
   415: "Unsupported report format or Content-Encoding",
   422: "Shape errors, with paths in `errors`",

@@ -94,6 +94,7 @@ export const reportResponseSchema = z.object({
   uploaded_by: z.string().nullable(),
   finding_count: z.number().int(),
   deleted_at: instant.nullable(),
+  pruned_at: instant.nullable().describe("When history retention deleted this report's findings and raw copy (RETENTION_SUPERSEDED_DAYS); null while kept"),
   images: z.array(z.object({ image_digest: z.string(), repository: z.string().nullable(), tags: z.array(z.string()) })),
   findings_by_kind_and_severity: z.array(z.object({ kind: z.string(), severity: z.string(), count: z.number().int() })),
   raw_url: z.string(),

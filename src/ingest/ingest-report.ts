@@ -11,6 +11,7 @@ import {
   insertReport,
   linkReportImages,
 } from "../db/report-repository";
+import { unpruneReport } from "../db/retention-repository";
 import { upsertVulnerabilities } from "../db/vulnerability-repository";
 import { evaluateCompliance } from "../domain/evaluate-compliance";
 import { toEvaluationInput } from "../domain/evaluation-input";
@@ -91,10 +92,12 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     const target = newReportId ? { id: newReportId, scannedAt: report.scannedAt ?? now } : await findReportBySha256(tx, sha256);
     if (!target) throw new Error("duplicate report vanished");
     const linked = new Set(await linkReportImages(tx, target.id, images, now));
-    if (newReportId) {
+    // A pruned report (history retention deleted its findings and copy) uploaded again is stored whole again: it
+    // may become an image's current report now. The row lock also waits out a prune batch that is marking it.
+    if (newReportId || (await unpruneReport(tx, target.id))) {
       await upsertVulnerabilities(tx, report.vulnerabilities);
-      await insertFindings(tx, newReportId, report.findings);
-      await insertRaw(tx, newReportId, copy.byteSize, await copy.gzipped, copy.masked > 0);
+      await insertFindings(tx, target.id, report.findings);
+      await insertRaw(tx, target.id, copy.byteSize, await copy.gzipped, copy.masked > 0);
     }
     const judged = images.filter((image) => linked.has(image.imageDigest));
     let changed: string[] = [];

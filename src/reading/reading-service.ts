@@ -21,7 +21,8 @@ import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
 import { listRunningWithVulnerability, listRunningWorkloads, listViolations, type ViolationFilter, type WorkloadFilter } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
-import { notFound } from "../domain/errors";
+import { gone, notFound } from "../domain/errors";
+import { findReportPrunedAt } from "../db/retention-repository";
 import type { PrismaClient } from "../generated/prisma/client";
 
 export interface ReadingDependencies {
@@ -99,7 +100,12 @@ export class ReadingService {
   /** The report's bytes as uploaded, gzip-compressed; not_found when there is no such report. */
   async rawReport(id: string): Promise<Buffer> {
     const gz = await findRawReport(this.deps.pool, id);
-    if (!gz) throw notFound("report_not_found", `No report ${id}.`);
+    if (!gz) {
+      const prunedAt = await findReportPrunedAt(this.deps.pool, id);
+      if (prunedAt)
+        throw gone("report_pruned", `Report ${id} was superseded and its stored copy was deleted by history retention on ${prunedAt.toISOString()} (RETENTION_SUPERSEDED_DAYS); its metadata and counts remain at /v1/reports/${id}.`, { pruned_at: prunedAt.toISOString() });
+      throw notFound("report_not_found", `No report ${id}.`);
+    }
     return gz;
   }
 

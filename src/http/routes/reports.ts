@@ -75,6 +75,7 @@ export function reportsRouter(deps: AppDependencies): Router {
       uploaded_by: report.uploadedBy,
       finding_count: report.findingCount,
       deleted_at: report.deletedAt,
+      pruned_at: report.prunedAt,
       images: report.images.map((i) => ({ image_digest: i.imageDigest, repository: i.repository, tags: i.tags })),
       findings_by_kind_and_severity: findings,
       raw_url: `/v1/reports/${report.id}/raw`,
@@ -135,12 +136,12 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     path: "/v1/reports/{id}/raw",
     tags: ["Reading"],
     summary: "The report's bytes as uploaded",
-    description: "Served gzip-encoded to clients that accept gzip.",
+    description: "Served gzip-encoded to clients that accept gzip. 410 report_pruned when history retention deleted the copy (the report's metadata and counts stay).",
     ...authenticated("compliance:read"),
     request: { params: reportIdSchema },
     responses: {
       200: { description: "The uploaded JSON", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
-      ...problems(400, 401, 403, 404, 503),
+      ...problems(400, 401, 403, 404, 410, 503),
     },
   });
 };
