@@ -12,6 +12,24 @@ export class CliError extends Error {
   }
 }
 
+export interface CallOptions {
+  /**
+   * The command's flag for each query parameter (e.g. `{ digest: "--digest" }`): the API's field errors
+   * (`query.digest[0]`) and its advice (`?digest=…`) are then written as the flags the user typed.
+   */
+  flags?: Record<string, string>;
+}
+
+/** Rewrites `query.<param>` paths and `?<param>=` / `&<param>=` mentions as the command's flags. */
+function asFlags(text: string, flags: Record<string, string> | undefined): string {
+  if (!flags) return text;
+  return text
+    .replace(/\bquery\.([a-z_]+)(?:\[(\d+)\])?/g, (all, name: string, index: string | undefined) =>
+      flags[name] ? `${flags[name]}${index !== undefined ? ` (#${Number(index) + 1})` : ""}` : all,
+    )
+    .replace(/[?&]([a-z_]+)=/g, (all, name: string) => (flags[name] ? `${flags[name]} ` : all));
+}
+
 export interface ClientOptions {
   url: string;
   token: string | undefined;
@@ -30,6 +48,34 @@ export function clientOptions(opts: { url?: string; token?: string }): ClientOpt
   return { url, token: opts.token ?? process.env.SCAN_REGISTRY_TOKEN };
 }
 
+/** Why a connection failed, in plain words, by Node's error code; unknown codes are shown as they are. */
+const CONNECT_FAILURES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ENOTFOUND: "host not found (DNS lookup failed)",
+  EAI_AGAIN: "host not found (DNS lookup failed, temporarily)",
+  ETIMEDOUT: "connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  ECONNRESET: "connection reset by the server",
+  UND_ERR_SOCKET: "connection closed by the server",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EPROTO: "TLS handshake failed (is it an http:// service behind an https:// URL?)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "TLS certificate not trusted (self-signed; set NODE_EXTRA_CA_CERTS to its CA)",
+  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate not trusted (self-signed CA; set NODE_EXTRA_CA_CERTS to it)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (unknown CA; set NODE_EXTRA_CA_CERTS to it)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "TLS certificate not trusted (unknown CA; set NODE_EXTRA_CA_CERTS to it)",
+  CERT_HAS_EXPIRED: "TLS certificate expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "TLS certificate is for another host name",
+};
+
+/** "could not connect to <url>: <reason>" for an error fetch threw before any answer. */
+export function connectionFailure(url: string, error: unknown): CliError {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code;
+  const reason = (code && CONNECT_FAILURES[code]) ?? code ?? cause?.message ?? (error as Error).message;
+  return new CliError(`could not connect to ${url}: ${reason}`);
+}
+
 export interface ApiResponse<T = unknown> {
   status: number;
   body: T;
@@ -45,6 +91,7 @@ export async function callApi<T = unknown>(
   path: string,
   body?: unknown,
   extraHeaders: Record<string, string> = {},
+  options: CallOptions = {},
 ): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (client.token) headers.Authorization = `Bearer ${client.token}`;
@@ -59,8 +106,7 @@ export async function callApi<T = unknown>(
     // A streamed body (upload of a large report) needs duplex: "half" in Node's fetch.
     res = await fetch(`${client.url}${path}`, { method, headers, body: payload, ...(payload instanceof ReadableStream ? { duplex: "half" } : {}) } as RequestInit);
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach ${client.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw connectionFailure(client.url, error);
   }
   const text = await res.text();
   let parsed: unknown = text;
@@ -71,8 +117,8 @@ export async function callApi<T = unknown>(
   }
   if (res.status >= 400) {
     const p = parsed as { detail?: string; code?: string; errors?: Array<{ path: string; message: string }> } | null;
-    const lines = [`${method} ${path} failed: HTTP ${res.status}${p?.code ? ` (${p.code})` : ""}${p?.detail ? `: ${p.detail}` : ""}`];
-    for (const e of p?.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
+    const lines = [`${method} ${path} failed: HTTP ${res.status}${p?.code ? ` (${p.code})` : ""}${p?.detail ? `: ${asFlags(p.detail, options.flags)}` : ""}`];
+    for (const e of p?.errors ?? []) lines.push(`  ${asFlags(e.path, options.flags)}: ${asFlags(e.message, options.flags)}`);
     if (res.status === 401 && !client.token) lines.push("  hint: pass --token or set SCAN_REGISTRY_TOKEN");
     throw new CliError(lines.join("\n"));
   }

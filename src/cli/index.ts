@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { CliError, EXIT } from "./client";
 import * as agentCommands from "./commands/agent";
@@ -34,9 +36,19 @@ const COMMAND_MODULES: ReadonlyArray<{ register(program: Command): void }> = [
   pruneCommands,
 ];
 
+/** The version in package.json (next to src/ and dist/, in a checkout and in the image alike). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.resolve(__dirname, "../../package.json"), "utf8")) as { version?: string }).version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("scan-registry")
     .description("System of record for container image scan results; answers \"may this image digest run?\"")
+    .version(packageVersion(), "-V, --version", "print the version and exit")
     .exitOverride()
     .showHelpAfterError();
 

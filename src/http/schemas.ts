@@ -58,6 +58,9 @@ export const uploadResponseSchema = z.object({
       current_report_id: z.string().nullable().describe("The image's current report; differs from report_id when a newer scan is already current."),
     }),
   ),
+  newly_linked: z
+    .array(z.string())
+    .describe("Digests this upload linked the report to and judged: every digest of a new report; of a duplicate, the digests it did not name before (empty: nothing changed)."),
   summary: findingSummarySchema,
 });
 

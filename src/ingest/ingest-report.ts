@@ -48,6 +48,8 @@ export interface IngestResult {
   duplicate: boolean;
   format: ReportFormat;
   images: ImageScanRow[];
+  /** Digests this upload linked the report to and judged: all of a new report's; for a duplicate, only digests it did not name before. */
+  linkedDigests: string[];
   summary: FindingSummary;
 }
 
@@ -145,10 +147,10 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       await recordReportedWorkloads(tx, { cluster: request.cluster, runsIn: report.runsIn, images, imageRef: imageRef ? normaliseImageRef(imageRef).imageRef : null, now });
     }
     const digests = newReportId ? images.map((i) => i.imageDigest) : await findReportDigests(tx, target.id);
-    return { duplicate: !newReportId, reportId: target.id, changed, rows: await findImageScans(tx, digests) };
+    return { duplicate: !newReportId, reportId: target.id, changed, linked: judged.map((i) => i.imageDigest), rows: await findImageScans(tx, digests) };
   });
 
   if (deps.changes && outcome.changed.length > 0) await deps.changes.awaitPropagation();
   publishReportIngested({ format: report.format, findings: report.findings.length, duplicate: outcome.duplicate });
-  return { reportId: outcome.reportId, duplicate: outcome.duplicate, format: report.format, images: outcome.rows, summary };
+  return { reportId: outcome.reportId, duplicate: outcome.duplicate, format: report.format, images: outcome.rows, linkedDigests: outcome.linked, summary };
 }

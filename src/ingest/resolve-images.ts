@@ -2,11 +2,21 @@ import { invalid, type FieldError } from "../domain/errors";
 import { isDigest, parseImageReference, type ImageReference } from "../domain/image-reference";
 import type { ImageIdentity } from "../domain/image-identity";
 import type { DecodedReport } from "../domain/report";
+import type { ReportFormat } from "../domain/severity";
 
 export interface UploadIdentityParams {
   digests: string[];
   image?: string | undefined;
 }
+
+/** Where each format carries the image's manifest digest, for the message that says it is missing. */
+const DIGEST_FIELD: Record<ReportFormat, { field: string; why?: string }> = {
+  trivy: { field: "Metadata.RepoDigests", why: "as it is for images scanned from an archive" },
+  sarif: { field: "runs[0].properties.repoDigests", why: "as it is for images scanned from an archive" },
+  cyclonedx: { field: "metadata.component's aquasecurity:trivy:RepoDigest property", why: "as it is for images scanned from an archive" },
+  "trivy-operator": { field: "report.artifact.digest" },
+  ecr: { field: "imageId.imageDigest" },
+};
 
 const DIGEST_IN_TEXT = /@(sha256:[0-9a-f]{64})$/;
 
@@ -62,11 +72,12 @@ export function resolveImages(report: DecodedReport, params: UploadIdentityParam
   for (const d of params.digests) add(d, defaultRepository);
 
   if (byDigest.size === 0) {
+    const where = DIGEST_FIELD[report.format];
     throw invalid(
       "missing_digest",
-      "The report names no image manifest digest (Metadata.RepoDigests is empty, as it is for images scanned from an archive). " +
+      `The report names no image manifest digest (${where.field} is empty or absent${where.why ? `, ${where.why}` : ""}). ` +
         "Pass the digest the registry reported for the pushed image: ?digest=sha256:… (repeatable) or ?image=repo@sha256:….",
-      [{ path: "query.digest", message: "required when the report has no RepoDigests" }],
+      [{ path: "query.digest", message: `required when the report has no digest in ${where.field}` }],
     );
   }
   return [...byDigest.entries()]

@@ -76,6 +76,8 @@ function notScannedAnswer(digest: string | null, policy: PolicyVersion, now: Dat
   };
 }
 
+const INVALID_DIGEST_MESSAGE = "The digest must be sha256: followed by 64 lowercase hex digits.";
+
 type TagTarget = { registry: string; path: string; repository: string; tag: string };
 type Target = { digest: string } | TagTarget;
 interface TagResolution {
@@ -86,6 +88,9 @@ interface TagResolution {
 /** A digest, or a reference with a digest or a tag; a malformed one is a 400. */
 function toTarget(image: string): Target {
   if (isDigest(image)) return { digest: image };
+  // `sha256:abc` would otherwise parse as docker.io/library/sha256 tagged abc, and answer not_scanned for a typo.
+  const digestPart = /^sha256:/i.test(image) ? image : image.includes("@") ? image.slice(image.indexOf("@") + 1) : null;
+  if (digestPart !== null && !isDigest(digestPart)) throw badRequest("invalid_digest", INVALID_DIGEST_MESSAGE);
   const ref = parseImageReference(image);
   if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
   if (ref.digest) return { digest: ref.digest };
@@ -118,7 +123,7 @@ export class ComplianceLookup {
   constructor(private readonly deps: LookupDependencies) {}
 
   async byDigest(digest: string, ctx: LookupContext = {}): Promise<CachedAnswer> {
-    if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
+    if (!isDigest(digest)) throw badRequest("invalid_digest", INVALID_DIGEST_MESSAGE);
     const now = this.deps.clock();
     const result = this.deps.cache.get(digest, now.getTime()) ?? (await this.loadOnce([digest], now))[0]!;
     this.record(result.answer, ctx, now);

@@ -106,7 +106,7 @@ test("when the registry cannot be reached, then it exits 2 saying so", async () 
   await new Promise((r) => server.close(r));
   const run = await cli(["inventory", "push", "--cluster", "prod", "--url", `http://127.0.0.1:${port}`, "-"], env, JSON.stringify(kubectlOutput));
   expect(run.code).toBe(2);
-  expect(run.stderr).toBe(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  expect(run.stderr).toBe(`error: could not connect to http://127.0.0.1:${port}: connection refused\n`);
 });
 
 describe("against the real service", () => {

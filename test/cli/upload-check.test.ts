@@ -116,7 +116,7 @@ describe("scan-registry upload", () => {
   test("when the service cannot be reached, then it exits 2 saying so", async () => {
     const run = await cli(["upload", fixture("alpine-310.json.golden"), "--digest", alpineDigest, "--url", down], env);
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe(`error: cannot reach ${down}: ECONNREFUSED\n`);
+    expect(run.stderr).toBe(`error: could not connect to ${down}: connection refused\n`);
   });
 
   test("when the service refuses the report, then it exits 2 with the problem's code and detail", async () => {
@@ -241,6 +241,6 @@ describe("scan-registry check", () => {
     expect(noToken.stderr).toMatch(/HTTP 401[\s\S]*hint: pass --token or set SCAN_REGISTRY_TOKEN/);
     const unreachable = await cli(["check", alpineDigest, "--url", down], env);
     expect(unreachable.code).toBe(2);
-    expect(unreachable.stderr).toBe(`error: cannot reach ${down}: ECONNREFUSED\n`);
+    expect(unreachable.stderr).toBe(`error: could not connect to ${down}: connection refused\n`);
   });
 });

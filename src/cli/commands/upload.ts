@@ -10,6 +10,8 @@ interface UploadAnswer {
   duplicate: boolean;
   format: string;
   images: Array<{ image_digest: string; repository: string | null; tags: string[]; is_compliant: boolean; status: string; reasons: ReasonAnswer[] }>;
+  /** Digests linked and judged by this upload (a duplicate's new ones); absent from services older than the field. */
+  newly_linked?: string[];
   summary: Record<string, number>;
 }
 
@@ -112,13 +114,19 @@ function summaryLine(summary: Record<string, number>): string {
   return `findings: critical ${s("critical")}, high ${s("high")}, medium ${s("medium")}, low ${s("low")}, unknown ${s("unknown")}; fixable ${s("fixable")}; secrets ${s("secrets")}; misconfigurations ${s("misconfigurations")}`;
 }
 
+/** What a duplicate upload did: nothing, or link the stored report to digests it did not name before and judge them. */
+function duplicateNote(linked: string[] | undefined): string {
+  if (!linked || linked.length === 0) return ": already uploaded, nothing new stored";
+  return `: already uploaded; linked to ${linked.length} new digest${linked.length === 1 ? "" : "s"} (${linked.join(", ")}) and judged`;
+}
+
 /** `scan-registry upload <report.json>`: the CI step. Exit 0 when every image is compliant, 1 when any is not, 2 on any error. */
 export function register(program: Command): void {
   withConnectionOptions(
     program
       .command("upload <report>")
       .description("upload a scan report (gzip-compressed on the way) and print each image's verdict (exit 0 compliant, 1 not compliant, 2 error)")
-      .option("--digest <digest>", "image manifest digest the report describes (repeatable; added to Metadata.RepoDigests)", (v: string, all: string[] = []) => [...all, v])
+      .option("--digest <digest>", "image manifest digest the report describes (repeatable; added to the digests the report names)", (v: string, all: string[] = []) => [...all, v])
       .option("--image <ref>", "image reference, e.g. registry/repo:tag or repo@sha256:…")
       .option("--format <format>", "trivy, sarif, cyclonedx or trivy-operator (default: detected)")
       .option("--source <source>", "where the report comes from (default: the CI system detected, e.g. github-actions)")
@@ -156,7 +164,7 @@ Examples:
       ({ body: answer } = await callApi<UploadAnswer>(client, "POST", `/v1/reports${qs ? `?${qs}` : ""}`, body, {
         "Content-Type": "application/json",
         "Content-Encoding": "gzip",
-      }));
+      }, { flags: { digest: "--digest", image: "--image", format: "--format", source: "--source" } }));
     } catch (error) {
       // The request failed because the file could not be read: say so, not "cannot reach".
       if (streamed?.source.errored) throw cannotRead(file, streamed.source.errored);
@@ -168,7 +176,7 @@ Examples:
 
     output(opts, answer, () =>
       [
-        `report ${answer.report_id} (${answer.format})${answer.duplicate ? ": already uploaded, nothing new stored" : ""}`,
+        `report ${answer.report_id} (${answer.format})${answer.duplicate ? duplicateNote(answer.newly_linked) : ""}`,
         summaryLine(answer.summary),
         ...answer.images.flatMap((image) => verdictLines(image, [image.image_digest, image.repository ?? "", image.tags.length ? `[${image.tags.join(", ")}]` : ""].filter(Boolean).join(" "))),
       ].join("\n"),

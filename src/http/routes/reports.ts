@@ -28,6 +28,7 @@ export function uploadAnswer(result: IngestResult) {
       reasons: row.reasons,
       current_report_id: row.latest_report_id,
     })),
+    newly_linked: result.linkedDigests,
     summary: result.summary,
   };
 }
@@ -118,7 +119,10 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     },
     responses: {
       201: jsonResponse("A new report, with the verdict of every image it names", uploadWithPassTags),
-      200: jsonResponse("The same bytes were uploaded before (duplicate: true); nothing new was stored", uploadWithPassTags),
+      200: jsonResponse(
+        "The same bytes were uploaded before (duplicate: true); nothing of the report was stored again, but a digest it names for the first time (newly_linked) was linked and judged",
+        uploadWithPassTags,
+      ),
       ...problems(400, 401, 403, 413, 415, 422, 429, 503),
     },
   });
