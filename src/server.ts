@@ -10,6 +10,7 @@ import type { Config } from "./config";
 import { openDatabase, pingDatabase, type Database } from "./db/database";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded-postgres";
 import { migrate } from "./db/migrator";
+import { countRuntimeByClusterAndStatus } from "./db/runtime-read-model";
 import { buildApp, observeHttpRequests } from "./http/app";
 import { answerClientErrors } from "./http/hardening";
 import { LookupHeaderTemplate, withLookupFastPath } from "./http/lookup-fast-path";
@@ -151,6 +152,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const deliverer = new NotificationDeliverer({ databaseUrl, pool: notificationPool, clock, logger, config: config.notifications, send: sendSettings });
   await deliverer.start();
   metrics.collectNotificationBacklog(() => oldestPendingCreatedAt(db.pool), clock);
+  metrics.collectRuntime(() => countRuntimeByClusterAndStatus(db.pool));
   const pruneTimer = setInterval(() => void decisionLog.prune(config.decisionLogRetentionDays, clock()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
   // History retention (RETENTION_SUPERSEDED_DAYS): every replica runs the loop, one prunes at a time.

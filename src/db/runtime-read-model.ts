@@ -188,3 +188,23 @@ export async function listViolations(
   const items = more ? rows.slice(0, filter.limit) : rows;
   return { items, nextCursor: more ? Buffer.from(`v:${items[items.length - 1]!.id}`).toString("base64url") : null };
 }
+
+/** Containers running now and open violations, counted by cluster and status (the runtime gauges, the dashboard). */
+export interface RuntimeCounts {
+  running: { cluster: string; status: string; n: number }[];
+  violations: { cluster: string; status: string; n: number }[];
+}
+
+/**
+ * Two grouped counts in one round trip: running containers by cluster and their image's status (running_images),
+ * open violations by cluster and their status at opening (the runtime_violations open partial index).
+ */
+export async function countRuntimeByClusterAndStatus(q: Queryable): Promise<RuntimeCounts> {
+  const { rows } = await q.query<{ what: "running" | "violations"; cluster: string; status: string; n: number }>(
+    `SELECT 'running' AS what, cluster, status, count(*)::int AS n FROM running_images GROUP BY cluster, status
+     UNION ALL
+     SELECT 'violations', cluster, status, count(*)::int FROM runtime_violations WHERE resolved_at IS NULL GROUP BY cluster, status`,
+  );
+  const pick = (what: "running" | "violations") => rows.filter((r) => r.what === what).map(({ cluster, status, n }) => ({ cluster, status, n }));
+  return { running: pick("running"), violations: pick("violations") };
+}

@@ -19,6 +19,12 @@ export interface MetricSources {
   decisionLog: { readonly depth: number };
 }
 
+/** What collectRuntime reads: counts by cluster and status (structurally the read model's RuntimeCounts). */
+export interface RuntimeCountsSample {
+  running: { cluster: string; status: string; n: number }[];
+  violations: { cluster: string; status: string; n: number }[];
+}
+
 /** Lookups are sub-millisecond when cached; uploads and re-evaluations take seconds. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const REEVALUATION_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -160,6 +166,49 @@ export class ServiceMetrics {
         }
       },
     });
+    return this;
+  }
+
+  /**
+   * Running containers and open runtime violations by cluster and status, read from the database at scrape time
+   * (one grouped query per scrape, shared by both gauges). No namespace or digest labels: the series stay bounded by
+   * clusters × statuses, whatever runs.
+   */
+  collectRuntime(counts: () => Promise<RuntimeCountsSample>): this {
+    let inFlight: Promise<RuntimeCountsSample> | null = null;
+    // A scrape collects every metric at once: the second gauge joins the first's query while it runs.
+    const read = () => {
+      inFlight ??= counts().finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
+    };
+    const gauge = (name: string, help: string, pick: (c: RuntimeCountsSample) => RuntimeCountsSample["running"]) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["cluster", "status"],
+        registers: [this.registry],
+        async collect() {
+          try {
+            const rows = pick(await read());
+            this.reset();
+            for (const r of rows) this.set({ cluster: r.cluster, status: r.status }, r.n);
+          } catch {
+            // Database unreachable: keep the last values rather than fail the whole scrape.
+          }
+        },
+      });
+    gauge(
+      "scan_registry_running_containers",
+      "Workload containers running now (inventory, agent, Trivy Operator), by cluster and their image's status (compliant, non_compliant, stale, not_scanned, unresolved)",
+      (c) => c.running,
+    );
+    gauge(
+      "scan_registry_runtime_violations_open",
+      "Runtime violations open now (a running container whose image is not compliant), by cluster and the image's status when it opened",
+      (c) => c.violations,
+    );
     return this;
   }
 
