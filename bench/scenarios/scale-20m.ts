@@ -1,0 +1,284 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Client } from "pg";
+import type { BenchPostgres } from "../lib/postgres";
+import { startService, type ChildServer } from "../lib/processes";
+import type { ScenarioResult } from "../lib/result";
+import { BENCH_ADMIN_TOKEN } from "../lib/service-client";
+import { median, round } from "../lib/stats";
+
+/**
+ * scale_20m: cost grows with current data, not with history. Two databases with the same current data
+ * (SCALE_CURRENT_FINDINGS, default 200,000 findings: images with 100 findings each, one current report per image),
+ * one of them also holding SCALE_HISTORY_FINDINGS (default 20,000,000) findings of superseded reports (100 per report,
+ * received 1–365 days ago, never pruned: retention is off, as in a service that keeps a year). On each, the same
+ * measurements: ingest of a 1,000-finding report for a known image (known vulnerability IDs), cache-miss lookups
+ * (VERDICT_CACHE_SIZE=0), a policy change (re-evaluation of every image), and every named query of docs/sql.md
+ * (parameters replaced by values of the seeded data). Each figure is the median over rounds; the scenario passes
+ * when every with-history figure is ≤ 1.2 × its no-history figure.
+ *
+ * The full size takes disk (~6 GB) and time (seeding alone is minutes on 2 cores): try it small first, e.g.
+ * `BENCH_ONLY=scale SCALE_HISTORY_FINDINGS=200000 BENCH_ROUNDS=3 npm run bench`.
+ */
+const FINDINGS_PER_REPORT = 100;
+const VULNERABILITY_IDS = 5000;
+const TEMPLATES = 64;
+
+export interface ScaleSize {
+  currentFindings: number;
+  historyFindings: number;
+}
+
+export function scaleSize(env: NodeJS.ProcessEnv = process.env): ScaleSize {
+  const n = (name: string, fallback: number) => {
+    const v = env[name] === undefined ? fallback : Number(env[name]);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number of findings`);
+    return v;
+  };
+  return { currentFindings: n("SCALE_CURRENT_FINDINGS", 200_000), historyFindings: n("SCALE_HISTORY_FINDINGS", 20_000_000) };
+}
+
+/** Evaluation inputs as ingest stores them: 10–30 findings, some HIGH and CRITICAL (as in reevaluate_100k). */
+function evaluationInputs(): string[] {
+  const inputs: string[] = [];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let t = 0; t < TEMPLATES; t++) {
+    const findings = [];
+    for (let i = 0, n = 10 + Math.floor(next() * 21); i < n; i++) {
+      const r = next();
+      const sev = r < 0.03 ? "CRITICAL" : r < 0.2 ? "HIGH" : r < 0.6 ? "MEDIUM" : r < 0.95 ? "LOW" : "UNKNOWN";
+      findings.push({ k: "v", id: `CVE-2024-${Math.floor(next() * VULNERABILITY_IDS)}`, sev, fix: next() < 0.5, st: "fixed" });
+    }
+    inputs.push(JSON.stringify(findings));
+  }
+  return inputs;
+}
+
+const SEVERITY_SQL = `(ARRAY['CRITICAL','HIGH','MEDIUM','LOW','UNKNOWN'])[1 + (i * 7 + j) % 5]`;
+
+/** Current data: `images` images, each with one current report of 100 findings. */
+async function seedCurrent(client: Client, images: number): Promise<void> {
+  await client.query(`INSERT INTO vulnerabilities (id, severity) SELECT 'CVE-2024-' || v, 'HIGH' FROM generate_series(0, $1 - 1) AS v`, [VULNERABILITY_IDS]);
+  await client.query(
+    `INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
+     SELECT md5('cur' || i)::uuid, now() - make_interval(hours => i % 240), now() - make_interval(hours => i % 240), 'trivy', 'Trivy', '0.50.0',
+            md5('cur-sha' || i), 'ci', $2, ($3::jsonb[])[1 + i % $4]
+     FROM generate_series(1, $1) AS i`,
+    [images, FINDINGS_PER_REPORT, evaluationInputs(), TEMPLATES],
+  );
+  await client.query(
+    `INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
+     SELECT md5('cur' || i)::uuid, 'sha256:' || encode(sha256(('scale-image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 50) || '/app',
+            ARRAY['1.' || i], now() - make_interval(hours => i % 240)
+     FROM generate_series(1, $1) AS i`,
+    [images],
+  );
+  await client.query(
+    `INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
+     SELECT md5('cur' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $2), 'pkg-' || j, '1.0',
+            CASE WHEN j % 2 = 0 THEN '1.1' END, 'fixed', ${SEVERITY_SQL}
+     FROM generate_series(1, $1) AS i, generate_series(1, $3) AS j`,
+    [images, VULNERABILITY_IDS, FINDINGS_PER_REPORT],
+  );
+  await client.query(
+    `INSERT INTO image_scans (image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons, policy_version, high_count)
+     SELECT 'sha256:' || encode(sha256(('scale-image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 50) || '/app', ARRAY['1.' || i],
+            md5('cur' || i)::uuid, now() - make_interval(hours => i % 240), i % 10 <> 0, CASE WHEN i % 10 = 0 THEN 'non_compliant' ELSE 'compliant' END,
+            '[]'::jsonb, 1, 20
+     FROM generate_series(1, $1) AS i`,
+    [images],
+  );
+}
+
+/** History: `reports` superseded reports spread over the images, received 1–365 days ago, 100 findings each, in chunks. */
+async function seedHistory(client: Client, images: number, reports: number, log: (s: string) => void): Promise<void> {
+  const chunk = 20_000;
+  for (let from = 1; from <= reports; from += chunk) {
+    const to = Math.min(reports, from + chunk - 1);
+    await client.query(
+      `INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
+       SELECT md5('old' || i)::uuid, now() - make_interval(days => 1 + i % 365), now() - make_interval(days => 1 + i % 365), 'trivy', 'Trivy', '0.4' || (i % 10) || '.0',
+              md5('old-sha' || i), 'ci', $3, '[]'::jsonb
+       FROM generate_series($1::int, $2::int) AS i`,
+      [from, to, FINDINGS_PER_REPORT],
+    );
+    await client.query(
+      `INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
+       SELECT md5('old' || i)::uuid, 'sha256:' || encode(sha256(('scale-image' || (1 + i % $3))::bytea), 'hex'), 'registry.example.com/team-' || ((1 + i % $3) % 50) || '/app',
+              ARRAY['0.' || i], now() - make_interval(days => 1 + i % 365)
+       FROM generate_series($1::int, $2::int) AS i`,
+      [from, to, images],
+    );
+    await client.query(
+      `INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
+       SELECT md5('old' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $3), 'pkg-' || j, '0.9',
+              CASE WHEN j % 2 = 0 THEN '1.1' END, 'fixed', ${SEVERITY_SQL}
+       FROM generate_series($1::int, $2::int) AS i, generate_series(1, $4) AS j`,
+      [from, to, VULNERABILITY_IDS, FINDINGS_PER_REPORT],
+    );
+    log(`  history: ${to * FINDINGS_PER_REPORT} of ${reports * FINDINGS_PER_REPORT} findings`);
+  }
+}
+
+/** The named queries of docs/sql.md, with parameters replaced by values of the seeded data. */
+function docQueries(digest: string): Array<{ name: string; sql: string; params: unknown[] }> {
+  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
+  return [...doc.matchAll(/```sql\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .filter((sql) => /^-- name: /m.test(sql))
+    .map((sql) => {
+      const params = JSON.parse(/^-- params: (.*)$/m.exec(sql)![1]!.replace(/'/g, '"')) as unknown[];
+      return {
+        name: /^-- name: (.*)$/m.exec(sql)![1]!.trim(),
+        sql,
+        params: params.map((p) => (typeof p !== "string" ? p : p.startsWith("sha256:") ? digest : /^CVE-/.test(p) ? "CVE-2024-42" : p)),
+      };
+    });
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+/** A Trivy report of `n` findings for a seeded image, IDs among the stored ones (steady state). */
+function knownIdsReport(image: number, n: number, round: number): string {
+  const digest = imageDigest(image);
+  return JSON.stringify({
+    SchemaVersion: 2,
+    CreatedAt: new Date(Date.now() - 1000 + round).toISOString(),
+    ArtifactName: `registry.example.com/team-${image % 50}/app:1.${image}`,
+    ArtifactType: "container_image",
+    Metadata: { RepoDigests: [`registry.example.com/team-${image % 50}/app@${digest}`], RepoTags: [] },
+    Results: [
+      {
+        Target: "app",
+        Class: "os-pkgs",
+        Type: "debian",
+        Vulnerabilities: Array.from({ length: n }, (_, j) => ({
+          VulnerabilityID: `CVE-2024-${(image * 37 + j * 101 + round) % VULNERABILITY_IDS}`,
+          PkgName: `pkg-${j}`,
+          InstalledVersion: `1.${round}`,
+          Severity: "LOW",
+        })),
+      },
+    ],
+  });
+}
+
+function imageDigest(i: number): string {
+  return `sha256:${require("node:crypto").createHash("sha256").update(`scale-image${i}`).digest("hex")}`;
+}
+
+interface Measurements {
+  [name: string]: number;
+}
+
+async function measure(service: ChildServer, client: Client, images: number, rounds: number): Promise<Measurements> {
+  const auth = { Authorization: `Bearer ${BENCH_ADMIN_TOKEN}` };
+  const out: Record<string, number[]> = {};
+  const add = (name: string, ms: number) => (out[name] ??= []).push(ms);
+  const queries = docQueries(imageDigest(1));
+  for (let r = 0; r < rounds; r++) {
+    // Ingest: a new 1,000-finding scan of a known image (becomes its current report).
+    const body = knownIdsReport(1 + ((r * 97) % images), 1000, r + 1);
+    add("ingest_1000_findings_ms", await timed(async () => {
+      const res = await fetch(`${service.url}/v1/reports`, { method: "POST", body, headers: { ...auth, "Content-Type": "application/json" } });
+      await res.arrayBuffer();
+      if (res.status !== 201) throw new Error(`upload answered ${res.status}`);
+    }));
+    // Cache-miss lookups (the service runs with VERDICT_CACHE_SIZE=0): the median of 200 sequential ones.
+    const lookups: number[] = [];
+    for (let k = 0; k < 200; k++) {
+      const digest = imageDigest(1 + ((r * 200 + k) * 13) % images);
+      lookups.push(await timed(async () => {
+        const res = await fetch(`${service.url}/v1/images/${digest}/compliance`, { headers: auth });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`lookup answered ${res.status}`);
+      }));
+    }
+    add("lookup_cache_miss_ms", median(lookups));
+    add("reevaluate_ms", await timed(async () => {
+      const res = await fetch(`${service.url}/v1/policy`, {
+        method: "PUT",
+        headers: { ...auth, "Content-Type": "application/json" },
+        body: JSON.stringify({ max_severity_counts: r % 2 ? { CRITICAL: 0, HIGH: 2 } : { CRITICAL: 0, HIGH: 5 } }),
+      });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`PUT /v1/policy answered ${res.status}`);
+    }));
+    // Each query 5 times per round (the median): the short ones are a millisecond, where the machine's noise is large.
+    for (const q of queries) {
+      const runs: number[] = [];
+      for (let k = 0; k < 5; k++) runs.push(await timed(() => client.query(q.sql, q.params)));
+      add(`sql: ${q.name}`, median(runs));
+    }
+  }
+  // SCALE_EXPLAIN=<file prefix>: each docs query's EXPLAIN ANALYZE, to see which of them read history.
+  if (process.env.SCALE_EXPLAIN) {
+    const stats = await client.query("SELECT attname, n_distinct, correlation FROM pg_stats WHERE tablename = 'findings'");
+    fs.appendFileSync(`${process.env.SCALE_EXPLAIN}-${images}.txt`, `-- pg_stats findings\n${JSON.stringify(stats.rows)}\n\n`);
+  }
+  if (process.env.SCALE_EXPLAIN)
+    for (const q of queries) {
+      const { rows } = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.params);
+      fs.appendFileSync(`${process.env.SCALE_EXPLAIN}-${images}.txt`, `-- ${q.name}\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\n`);
+    }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(median(v), 2)]));
+}
+
+export async function runScaleScenario(pg: BenchPostgres, settings: { rounds: number; workDir: string; log?: (s: string) => void }): Promise<ScenarioResult> {
+  const log = settings.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const size = scaleSize();
+  const images = Math.max(1, Math.round(size.currentFindings / FINDINGS_PER_REPORT));
+  const historyReports = Math.round(size.historyFindings / FINDINGS_PER_REPORT);
+  const results: Record<string, Measurements> = {};
+  for (const variant of ["without_history", "with_history"] as const) {
+    const databaseUrl = await pg.database(`bench_scale_${variant}`);
+    const client = new Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const seeding = Date.now();
+      await client.query(`INSERT INTO policy_versions (version, rules) VALUES (1, '{"max_severity_counts":{"CRITICAL":0,"HIGH":5}}'::jsonb) ON CONFLICT DO NOTHING`);
+      await seedCurrent(client, images);
+      if (variant === "with_history") await seedHistory(client, images, historyReports, log);
+      await client.query("VACUUM ANALYZE");
+      log(`  scale_20m ${variant}: seeded ${images} images${variant === "with_history" ? ` and ${historyReports * FINDINGS_PER_REPORT} history findings` : ""} in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
+      const service = await startService({ DATABASE_URL: databaseUrl, ADMIN_TOKEN: BENCH_ADMIN_TOKEN, VERDICT_CACHE_SIZE: "0" }, path.join(settings.workDir, `scale-${variant}.log`));
+      try {
+        results[variant] = await measure(service, client, images, settings.rounds);
+      } finally {
+        await service.stop();
+      }
+    } finally {
+      await client.end();
+      await pg.dropDatabase(`bench_scale_${variant}`);
+    }
+  }
+  const ratios = Object.fromEntries(
+    Object.keys(results.without_history!).map((k) => [k, round(results.with_history![k]! / Math.max(results.without_history![k]!, 0.01), 2)]),
+  );
+  const worst = Object.entries(ratios).sort((a, b) => b[1] - a[1])[0]!;
+  return {
+    name: "scale_20m",
+    value: results.with_history![worst[0]]!,
+    unit: "ms",
+    baseline: `the same measurement without the history (worst: ${worst[0]})`,
+    baseline_value: results.without_history![worst[0]]!,
+    ratio: worst[1],
+    target: "each measurement ≤ 1.2 × without history",
+    pass: Object.values(ratios).every((r) => r <= 1.2),
+    details: {
+      current_findings: images * FINDINGS_PER_REPORT,
+      history_findings: historyReports * FINDINGS_PER_REPORT,
+      images,
+      history_reports: historyReports,
+      size_knobs: "SCALE_CURRENT_FINDINGS, SCALE_HISTORY_FINDINGS (defaults 200000 and 20000000)",
+      without_history_ms: results.without_history,
+      with_history_ms: results.with_history,
+      ratios,
+    },
+  };
+}
