@@ -96,6 +96,11 @@ const ORDER_BY: Record<FindingSort, string> = {
   kind: `f.kind, ${RANK}, ${TIE}`,
 };
 
+/** A finding as the dashboard's table shows it: with the vulnerability's CVSS score (the API's rows leave it out). */
+export interface FindingPageRow extends FindingRow {
+  cvss_score: number | null;
+}
+
 /**
  * One sorted page of the image's current findings at `offset` (the dashboard's findings table); `total` counts
  * every match for the pager.
@@ -104,12 +109,12 @@ export async function listCurrentFindingsPage(
   q: Queryable,
   digest: string,
   filter: FindingFilter & { sort: FindingSort; offset: number; limit: number },
-): Promise<{ rows: FindingRow[]; total: number }> {
+): Promise<{ rows: FindingPageRow[]; total: number }> {
   const params: unknown[] = [digest];
   const where = findingConditions(filter, params);
   params.push(filter.limit, filter.offset);
-  const { rows } = await q.query<FindingRow & { total: string }>(
-    `SELECT ${FINDING_COLUMNS}, count(*) OVER () AS total
+  const { rows } = await q.query<FindingPageRow & { total: string }>(
+    `SELECT ${FINDING_COLUMNS}, v.cvss_score::float8 AS cvss_score, count(*) OVER () AS total
      FROM current_findings f LEFT JOIN vulnerabilities v ON v.id = f.vulnerability_id
      WHERE ${where.join(" AND ")}
      ORDER BY ${ORDER_BY[filter.sort]}

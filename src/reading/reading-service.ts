@@ -9,6 +9,7 @@ import {
 } from "../db/finding-repository";
 import {
   findImageScan,
+  findImageScans,
   listImageScans,
   listImageScansSorted,
   listRepositories,
@@ -57,6 +58,11 @@ export class ReadingService {
     const row = await findImageScan(this.deps.pool, digest);
     if (!row) throw notFound("image_not_found", `No report has been uploaded for ${digest}.`);
     return row;
+  }
+
+  /** Several images' current rows at once (dry-run rows and exception rows name their repository and tags). */
+  imagesByDigest(digests: readonly string[]): Promise<Map<string, ImageScanRow>> {
+    return findImageScans(this.deps.pool, [...new Set(digests)]).then((rows) => new Map(rows.map((r) => [r.image_digest, r])));
   }
 
   imageReports(digest: string) {

@@ -22,6 +22,7 @@ export function registerExceptions(router: Router, ui: UiContext): void {
     const stateParam = queryValue(req, "state");
     const state = STATES.find((s) => s.key === stateParam)?.key ?? "active";
     const rows = await ui.exceptions.list({ state });
+    const images = await ui.deps.reading.imagesByDigest(rows.flatMap((e) => (e.image_digest ? [e.image_digest] : [])));
     const ctx = viewContext(req);
     const notices = queryValue(req, "withdrawn") ? notice("success", "Exception withdrawn; the images it covered were re-evaluated.") : "";
     const content = html`
@@ -31,7 +32,7 @@ export function registerExceptions(router: Router, ui: UiContext): void {
 <nav class="tabs" aria-label="Exception state">${STATES.map(
       (s) => html`<a href="${href("/ui/exceptions", { state: s.key === "active" ? undefined : s.key })}"${s.key === state ? html` aria-current="page"` : ""}>${s.label}</a>`,
     )}</nav>
-<section class="card">${exceptionsTable(ctx, rows, { showVulnerability: true, returnTo: href("/ui/exceptions", { state: state === "active" ? undefined : state }) })}</section>`;
+<section class="card">${exceptionsTable(ctx, rows, { showVulnerability: true, returnTo: href("/ui/exceptions", { state: state === "active" ? undefined : state }), images })}</section>`;
     sendPage(res, layout(ctx, { title: "Exceptions", section: "exceptions", notices }, content));
   });
 

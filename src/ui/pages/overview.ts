@@ -63,7 +63,12 @@ export function registerOverview(router: Router, ui: UiContext): void {
         : html`<table class="table">
       <thead><tr><th scope="col">Repository</th><th scope="col" class="num">Non-compliant</th><th scope="col" class="num">Images</th></tr></thead>
       <tbody>${repositories.map(
-        (r) => html`<tr><th scope="row"><a href="${href("/ui/images", { repository: r.repository ?? undefined, status: "non_compliant" })}">${r.repository ?? "(unknown repository)"}</a></th>
+        (r) => html`<tr><th scope="row">${
+          // Images whose report names no repository cannot be filtered to: no link rather than one to every non-compliant image.
+          r.repository === null
+            ? html`<span class="muted">(unknown repository)</span>`
+            : html`<a href="${href("/ui/images", { repository: r.repository, status: "non_compliant" })}">${r.repository}</a>`
+        }</th>
           <td class="num"><strong>${r.non_compliant}</strong></td><td class="num">${r.total}</td></tr>`,
       )}</tbody></table>`
     }

@@ -1,4 +1,5 @@
 import type { Request, Response, Router } from "express";
+import type { ImageScanRow } from "../../db/image-scan-repository";
 import type { PolicyRules } from "../../domain/policy";
 import { dryRunPolicy, type DryRunResult } from "../../policy/dry-run";
 import { parsePolicyForm, type FormFields } from "../forms";
@@ -15,7 +16,7 @@ export function registerPolicy(router: Router, ui: UiContext): void {
   const render = async (
     req: Request,
     res: Response,
-    extra: { status?: number; candidate?: PolicyRules; dryRun?: DryRunResult; errors?: Array<{ path: string; message: string }> } = {},
+    extra: { status?: number; candidate?: PolicyRules; dryRun?: DryRunResult; dryRunImages?: Map<string, ImageScanRow>; errors?: Array<{ path: string; message: string }> } = {},
   ) => {
     const [current, versions] = await Promise.all([ui.policy.current(), ui.policy.versions()]);
     const ctx = viewContext(req);
@@ -28,7 +29,7 @@ export function registerPolicy(router: Router, ui: UiContext): void {
     const content = html`
 <div class="page-head"><h1>Policy <span class="tag">v${current.version}</span></h1>
   <p class="muted">Set ${current.createdBy ? `by ${current.createdBy}` : ""} on ${current.createdAt.toISOString().slice(0, 10)}. Every image's verdict is evaluated against it; findings with Trivy status <code>not_affected</code> never count.</p></div>
-${extra.dryRun ? dryRunResult(extra.dryRun) : ""}
+${extra.dryRun ? dryRunResult(extra.dryRun, extra.dryRunImages) : ""}
 <div class="grid-2">
   <section class="card" aria-labelledby="rules-h"><h2 id="rules-h">Rules in force</h2>${rulesList(current.rules)}</section>
   ${ctx.canWrite ? html`<section class="card">${policyForm(ctx, extra.candidate ?? current.rules, extra.errors ?? [])}</section>` : ""}
@@ -52,6 +53,7 @@ ${extra.dryRun ? dryRunResult(extra.dryRun) : ""}
       return;
     }
     const dryRun = await dryRunPolicy(ui.deps.pool, ui.deps.clock, parsed.value);
-    await render(req, res, { candidate: parsed.value, dryRun });
+    const images = await ui.deps.reading.imagesByDigest(dryRun.changes.slice(0, 500).map((c) => c.imageDigest));
+    await render(req, res, { candidate: parsed.value, dryRun, dryRunImages: images });
   });
 }

@@ -2,6 +2,7 @@ import type { Principal } from "../../auth/scopes";
 import { SEVERITIES, type Severity } from "../../domain/severity";
 import type { ComplianceStatus } from "../../domain/verdict";
 import { href, html, raw, type Renderable, type SafeHtml } from "../html";
+import { shortDigest } from "./format";
 
 /** What every view needs to know about the person looking at it. */
 export interface ViewContext {
@@ -89,8 +90,11 @@ export function errorList(errors: ReadonlyArray<{ path: string; message: string 
 }
 
 /** The list of reasons a verdict gives, each with the IDs that caused it linked to the vulnerability page. */
-export function reasonList(reasons: ReadonlyArray<{ code: string; message: string; ids?: string[]; total?: number }>): SafeHtml {
-  if (reasons.length === 0) return html`<p class="muted">No reasons: nothing in the current report breaks the policy.</p>`;
+export function reasonList(
+  reasons: ReadonlyArray<{ code: string; message: string; ids?: string[]; total?: number }>,
+  none: Renderable = "No reasons: nothing in the current report breaks the policy.",
+): SafeHtml {
+  if (reasons.length === 0) return html`<p class="muted">${none}</p>`;
   return html`<ul class="reasons">${reasons.map(
     (r) =>
       html`<li><span class="reason-code">${r.code}</span> ${r.message}${
@@ -101,4 +105,17 @@ export function reasonList(reasons: ReadonlyArray<{ code: string; message: strin
           : ""
       }</li>`,
   )}</ul>`;
+}
+
+/**
+ * An image as people name it, `repository:tag` (the first tag, "+N" when there are more), linked to its page, with
+ * the short digest under it; an image with no stored row (or no repository) shows its digest alone.
+ */
+export function imageLabel(digest: string, image: { repository: string | null; tags: readonly string[] } | undefined): SafeHtml {
+  const repository = image?.repository ?? null;
+  const tags = image?.tags ?? [];
+  const name = repository ? `${repository}${tags[0] ? `:${tags[0]}` : ""}` : tags[0] ?? null;
+  return html`<a href="/ui/images/${digest}">${name ?? shortDigest(digest)}</a>${tags.length > 1 ? html` <span class="muted small">+${tags.length - 1} tag${tags.length > 2 ? "s" : ""}</span>` : ""}${
+    name ? html`<div>${shortDigest(digest)}</div>` : ""
+  }`;
 }

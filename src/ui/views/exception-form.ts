@@ -20,7 +20,8 @@ export function exceptionGrantForm(ctx: ViewContext, o: GrantFormOptions): SafeH
   if (!ctx.canWrite) return html``;
   const v = o.values ?? {};
   const minDate = o.today.toISOString().slice(0, 10);
-  const scope = v.scope ?? (o.image ? "image" : "everywhere");
+  // The narrowest scope is chosen unless the person picks a wider one: this image, or a repository glob.
+  const scope = v.scope ?? (o.image ? "image" : "glob");
   const radio = (value: string, label: Renderable, hint?: Renderable) =>
     html`<label class="choice"><input type="radio" name="scope" value="${value}"${scope === value ? html` checked` : ""}> <span>${label}${hint ? html`<span class="help"> ${hint}</span>` : ""}</span></label>`;
   let ids: SafeHtml;

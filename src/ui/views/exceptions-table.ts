@@ -1,7 +1,7 @@
 import type { ExceptionRow } from "../../policy/exception-service";
-import { html, type SafeHtml } from "../html";
-import { csrfField, type ViewContext } from "./components";
-import { shortDigest, time } from "./format";
+import { href, html, type SafeHtml } from "../html";
+import { csrfField, imageLabel, type ViewContext } from "./components";
+import { time } from "./format";
 
 const STATE_LABEL = { active: "Active", expired: "Expired", revoked: "Withdrawn" } as const;
 
@@ -9,15 +9,26 @@ function exceptionStateBadge(state: ExceptionRow["state"]): SafeHtml {
   return html`<span class="badge badge-exc-${state}">${STATE_LABEL[state]}</span>`;
 }
 
-function scope(e: ExceptionRow): SafeHtml {
+type ImageNames = ReadonlyMap<string, { repository: string | null; tags: readonly string[] }>;
+
+/**
+ * Where an exception applies, linked: an image by `repository:tag` (its page), a plain repository name to the
+ * images of that repository, a glob as written (it can match many repositories).
+ */
+function scope(e: ExceptionRow, images: ImageNames): SafeHtml {
   const parts: SafeHtml[] = [];
-  if (e.image_digest) parts.push(html`image <a href="/ui/images/${e.image_digest}">${shortDigest(e.image_digest)}</a>`);
-  if (e.repository) parts.push(html`repositories <code>${e.repository}</code>`);
+  if (e.image_digest) parts.push(html`image ${imageLabel(e.image_digest, images.get(e.image_digest))}`);
+  if (e.repository)
+    parts.push(
+      e.repository.includes("*")
+        ? html`repositories <code>${e.repository}</code>`
+        : html`repository <a href="${href("/ui/images", { repository: e.repository })}"><code>${e.repository}</code></a>`,
+    );
   return parts.length ? html`${parts.map((p, i) => html`${i ? " and " : ""}${p}`)}` : html`everywhere`;
 }
 
-/** Exceptions with their scope, reason, author and expiry; withdraw buttons only for people who may change them. */
-export function exceptionsTable(ctx: ViewContext, rows: readonly ExceptionRow[], o: { showVulnerability: boolean; returnTo: string }): SafeHtml {
+/** Exceptions with their scope (`images` names the image-scoped ones' repository and tags), reason, author and expiry; withdraw buttons only for people who may change them. */
+export function exceptionsTable(ctx: ViewContext, rows: readonly ExceptionRow[], o: { showVulnerability: boolean; returnTo: string; images?: ImageNames }): SafeHtml {
   if (rows.length === 0) return html`<p class="empty">No exceptions.</p>`;
   return html`<div class="table-wrap"><table class="table exceptions-table">
   <thead><tr>
@@ -28,7 +39,7 @@ export function exceptionsTable(ctx: ViewContext, rows: readonly ExceptionRow[],
     (e) => html`<tr>
     ${o.showVulnerability ? html`<th scope="row"><a href="/ui/vulnerabilities/${encodeURIComponent(e.vulnerability_id)}">${e.vulnerability_id}</a></th>` : ""}
     <td>${exceptionStateBadge(e.state)}</td>
-    <td>${scope(e)}</td>
+    <td>${scope(e, o.images ?? new Map())}</td>
     <td class="reason">${e.reason}</td>
     <td>${time(e.created_at)}<div class="small muted">by ${e.created_by}${e.requested_by ? html`, asked by ${e.requested_by}` : ""}</div></td>
     <td>${e.state === "revoked" ? html`<span class="small">withdrawn ${time(e.revoked_at)}${e.revoked_by ? html` by ${e.revoked_by}` : ""}</span>` : time(e.expires_at, "never")}</td>

@@ -3,7 +3,7 @@ import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
 import type { ExceptionRow } from "../../policy/exception-service";
 import { href, html, type SafeHtml } from "../html";
 import type { DecisionRow } from "../../db/decision-repository";
-import type { FindingRow, FindingSort } from "../../db/finding-repository";
+import type { FindingPageRow, FindingSort } from "../../db/finding-repository";
 import type { ReportHistoryRow } from "../../db/report-repository";
 import { pager, reasonList, severityBadge, severityBar, statusBadge, type ViewContext } from "./components";
 import { exceptionGrantForm } from "./exception-form";
@@ -19,7 +19,7 @@ export interface FindingQuery {
 
 export interface ImagePageData {
   image: ImageScanRow;
-  findings: FindingRow[];
+  findings: FindingPageRow[];
   findingTotal: number;
   findingQuery: FindingQuery;
   pageSize: number;
@@ -66,16 +66,18 @@ function findingsSection(ctx: ViewContext, d: ImagePageData): SafeHtml {
       ? html`<p class="empty">No findings match.</p>`
       : html`<div class="table-wrap"><table class="table findings-table">
     <caption class="sr-only">Findings of the current report</caption>
-    <thead><tr>${sortHeader("severity", "Severity")}${sortHeader("id", "ID")}${sortHeader("package", "Package")}
-      <th scope="col">Installed</th>${sortHeader("fixed", "Fixed in")}${sortHeader("kind", "Kind")}<th scope="col">Exception</th></tr></thead>
+    <thead><tr>${sortHeader("severity", "Severity")}${sortHeader("id", "ID")}<th scope="col" class="num">CVSS</th>${sortHeader("package", "Package")}
+      <th scope="col">Installed</th>${sortHeader("fixed", "Fixed in")}<th scope="col">Target</th>${sortHeader("kind", "Kind")}<th scope="col">Exception</th></tr></thead>
     <tbody>${d.findings.map(
       (f) => html`<tr${f.excepted ? html` class="excepted"` : ""}>
       <td>${severityBadge(f.severity)}</td>
       <th scope="row"><a href="/ui/vulnerabilities/${encodeURIComponent(f.vulnerability_id)}">${f.vulnerability_id}</a>
         ${f.title ? html`<div class="small muted clamp">${f.title}</div>` : ""}</th>
-      <td>${f.pkg_name ?? html`<span class="muted">${f.target ?? "—"}</span>`}</td>
+      <td class="num">${f.cvss_score === null ? html`<span class="muted">—</span>` : f.cvss_score.toFixed(1)}</td>
+      <td class="package">${f.pkg_name ?? html`<span class="muted">—</span>`}${f.pkg_type ? html`<div class="small muted">${f.pkg_type}</div>` : ""}</td>
       <td><code>${f.installed_version ?? ""}</code></td>
       <td>${f.fixed_version ? html`<code>${f.fixed_version}</code>` : html`<span class="muted">no fix</span>`}</td>
+      <td class="target">${f.target ? html`<code class="path">${f.target}</code>` : html`<span class="muted">—</span>`}${f.class ? html`<div class="small muted">${f.class}</div>` : ""}</td>
       <td>${f.kind}${f.status ? html`<div class="small muted">${f.status}</div>` : ""}</td>
       <td>${
         f.excepted

@@ -2,8 +2,8 @@ import type { PolicyRules, PolicyVersion } from "../../domain/policy";
 import { SEVERITIES } from "../../domain/severity";
 import type { DryRunResult } from "../../policy/dry-run";
 import { html, type SafeHtml } from "../html";
-import { csrfField, errorList, statusBadge, type ViewContext } from "./components";
-import { plural, shortDigest, time } from "./format";
+import { csrfField, errorList, imageLabel, reasonList, statusBadge, type ViewContext } from "./components";
+import { plural, time } from "./format";
 
 /** The rules in words, the way a reviewer reads them. */
 export function rulesList(rules: PolicyRules): SafeHtml {
@@ -59,19 +59,20 @@ export function policyForm(ctx: ViewContext, rules: PolicyRules, errors: Readonl
 </form>`;
 }
 
-export function dryRunResult(result: DryRunResult): SafeHtml {
+/** `images` names each changed image's repository and tags (from its stored row). */
+export function dryRunResult(result: DryRunResult, images: ReadonlyMap<string, { repository: string | null; tags: readonly string[] }> = new Map()): SafeHtml {
   return html`<section class="card dry-run" id="dry-run" aria-labelledby="dry-h" tabindex="-1">
   <h2 id="dry-h">Dry run: ${result.changed.toLocaleString("en-US")} of ${plural(result.evaluated, "image")} would change</h2>
   <p class="muted small">Compared with policy version ${result.comparedWithVersion}. Nothing has been saved.</p>
   ${
     result.changes.length === 0
       ? html`<p class="empty">No image's verdict would change.</p>`
-      : html`<div class="table-wrap"><table class="table">
+      : html`<div class="table-wrap"><table class="table dry-run-table">
     <thead><tr><th scope="col">Image</th><th scope="col">Now</th><th scope="col">Would be</th><th scope="col">Why</th></tr></thead>
     <tbody>${result.changes.slice(0, 500).map(
-      (c) => html`<tr><th scope="row"><a href="/ui/images/${c.imageDigest}">${c.repository ?? "(unknown repository)"}</a><div>${shortDigest(c.imageDigest)}</div></th>
+      (c) => html`<tr><th scope="row">${imageLabel(c.imageDigest, images.get(c.imageDigest) ?? { repository: c.repository, tags: [] })}</th>
         <td>${statusBadge(c.from.status)}</td><td>${statusBadge(c.to.status)}</td>
-        <td class="small">${c.to.reasons.map((r) => r.message).join("; ") || html`<span class="muted">no reasons</span>`}</td></tr>`,
+        <td class="small reason">${reasonList(c.to.reasons, c.to.isCompliant ? "May run: nothing in its current report breaks the edited rules." : "No reason recorded.")}</td></tr>`,
     )}</tbody></table></div>${result.changes.length > 500 || result.truncated ? html`<p class="muted small">Showing the first 500.</p>` : ""}`
   }
 </section>`;
