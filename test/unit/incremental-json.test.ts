@@ -29,3 +29,28 @@ test("when non-ASCII text and surrogate pairs fall on slice boundaries, then the
 test.each(["{", '{"a":1,}', "[1 2]", '{"a":tru}', "1 2", '"unterminated'])("when the text %j is not JSON, then it is refused", async (text) => {
   await expect(parseJsonIncrementally(text, 2)).rejects.toThrow();
 });
+
+describe("which report bodies are parsed incrementally", () => {
+  // Imported here so that the property tests above stay about the parser alone.
+  const { needsIncrementalParse, INCREMENTAL_PARSE_BYTES, INCREMENTAL_PARSE_OBJECTS } = require("../../src/http/read-body") as typeof import("../../src/http/read-body");
+  const tinyFindings = (n: number) => JSON.stringify({ Results: [{ Target: "t", Vulnerabilities: Array.from({ length: n }, (_, i) => ({ VulnerabilityID: `CVE-2024-${i}`, PkgName: "p", Severity: "LOW" })) }] });
+
+  test("when a large body holds many small objects (the 1,000,000 tiny findings shape), then it is", () => {
+    const body = Buffer.from(tinyFindings(200_000));
+    expect(body.length).toBeGreaterThanOrEqual(INCREMENTAL_PARSE_BYTES);
+    expect(needsIncrementalParse(body)).toBe(true);
+  });
+
+  test("when a large body holds few objects with long text (descriptions), then JSON.parse takes it", () => {
+    const description = "x".repeat(4000);
+    const body = Buffer.from(JSON.stringify({ Results: [{ Vulnerabilities: Array.from({ length: 5000 }, (_, i) => ({ VulnerabilityID: `CVE-${i}`, Description: description })) }] }));
+    expect(body.length).toBeGreaterThanOrEqual(INCREMENTAL_PARSE_BYTES);
+    expect(needsIncrementalParse(body)).toBe(false);
+  });
+
+  test("when a body is small, then JSON.parse takes it however dense it is", () => {
+    const body = Buffer.from("{}".repeat(INCREMENTAL_PARSE_OBJECTS + 1));
+    expect(body.length).toBeLessThan(INCREMENTAL_PARSE_BYTES);
+    expect(needsIncrementalParse(body)).toBe(false);
+  });
+});
