@@ -99,7 +99,11 @@ export function maskSecretContext(doc: unknown): number {
     if (node.kind === "ExposedSecretReport") masked += maskOperatorSecrets(node);
     if (Array.isArray(node.runs) && typeof node.version === "string")
       for (const run of node.runs) if (isObject(run) && Array.isArray(run.results)) for (const r of run.results) if (isObject(r) && maskSarifResult(r)) masked++;
-    for (const [key, value] of Object.entries(node)) if (key !== "Secrets" && typeof value === "object" && value !== null) visit(value, depth + 1);
+    // for…in rather than Object.entries: no array per object (a 27 MB report has ~85,000 objects).
+    for (const key in node) {
+      const value = node[key];
+      if (key !== "Secrets" && typeof value === "object" && value !== null) visit(value, depth + 1);
+    }
   };
   visit(doc, 0);
   return masked;

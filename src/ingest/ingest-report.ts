@@ -34,6 +34,8 @@ export interface IngestRequest {
   bytes: Buffer;
   /** The bytes' hash and gzip copy when the caller computed them while the body arrived; else computed here. */
   raw?: CapturedRaw | undefined;
+  /** JSON.parse's value of `bytes`, when the caller parsed them and is done with it: ingest may change it (masking). */
+  parsed?: { document: unknown } | undefined;
   report: DecodedReport;
   digests: string[];
   image?: string | undefined;
@@ -74,7 +76,7 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
   const images = resolveImages(report, { digests: request.digests, image: request.image });
   const captured = request.raw ?? captureRaw(request.bytes);
   const { sha256 } = captured;
-  const copy = storedCopy(request.bytes, captured, report.findings.some((f) => f.kind === "secret"));
+  const copy = storedCopy(request.bytes, captured, report.findings.some((f) => f.kind === "secret"), request.parsed);
   const summary = summarizeFindings(report.findings);
   const evaluationInput = toEvaluationInput(report.findings);
 
