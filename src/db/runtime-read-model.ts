@@ -208,3 +208,58 @@ export async function countRuntimeByClusterAndStatus(q: Queryable): Promise<Runt
   const pick = (what: "running" | "violations") => rows.filter((r) => r.what === what).map(({ cluster, status, n }) => ({ cluster, status, n }));
   return { running: pick("running"), violations: pick("violations") };
 }
+
+/** One namespace of one cluster on the dashboard's Running page. */
+export interface NamespaceRuntimeRow {
+  cluster: string;
+  namespace: string;
+  running: number;
+  non_compliant: number;
+  not_scanned: number;
+  unresolved: number;
+  open_violations: number;
+}
+
+/**
+ * Running containers per cluster and namespace with how many run a non-compliant (any not-compliant status), a
+ * never-scanned or an unresolved image, and the open violations: namespaces with violations first (most first).
+ */
+export async function summariseRunningByNamespace(
+  q: Queryable,
+  filter: { cluster?: string | undefined; namespace?: string | undefined },
+): Promise<NamespaceRuntimeRow[]> {
+  const { rows } = await q.query<NamespaceRuntimeRow>(
+    `WITH running AS (
+       SELECT cluster, namespace, count(*)::int AS running,
+         count(*) FILTER (WHERE is_compliant = false)::int AS non_compliant,
+         count(*) FILTER (WHERE status = 'not_scanned')::int AS not_scanned,
+         count(*) FILTER (WHERE status = 'unresolved')::int AS unresolved
+       FROM running_images
+       WHERE ($1::text IS NULL OR cluster = $1) AND ($2::text IS NULL OR namespace = $2)
+       GROUP BY cluster, namespace
+     ), open AS (
+       SELECT cluster, namespace, count(*)::int AS open_violations FROM runtime_violations
+       WHERE resolved_at IS NULL AND ($1::text IS NULL OR cluster = $1) AND ($2::text IS NULL OR namespace = $2)
+       GROUP BY cluster, namespace
+     )
+     SELECT coalesce(r.cluster, o.cluster) AS cluster, coalesce(r.namespace, o.namespace) AS namespace,
+       coalesce(r.running, 0) AS running, coalesce(r.non_compliant, 0) AS non_compliant, coalesce(r.not_scanned, 0) AS not_scanned,
+       coalesce(r.unresolved, 0) AS unresolved, coalesce(o.open_violations, 0) AS open_violations
+     FROM running r FULL JOIN open o ON o.cluster = r.cluster AND o.namespace = r.namespace
+     ORDER BY coalesce(o.open_violations, 0) DESC, 1, 2`,
+    [filter.cluster ?? null, filter.namespace ?? null],
+  );
+  return rows;
+}
+
+/** The containers running one image now (at most `limit`, by cluster, namespace, workload), and how many there are. */
+export async function listRunningImage(q: Queryable, digest: string, limit: number): Promise<{ items: RunningWorkloadRow[]; count: number }> {
+  const { rows } = await q.query<RunningWorkloadRow & { total: number }>(
+    `SELECT ${RUNNING_COLUMNS}, count(*) OVER ()::int AS total
+     FROM running_images r WHERE r.image_digest = $1
+     ORDER BY r.cluster, r.namespace, r.kind, r.name, r.container, r.workload_container_id
+     LIMIT $2`,
+    [digest, limit],
+  );
+  return { items: rows.map(({ total: _t, ...row }) => row), count: rows[0]?.total ?? 0 };
+}

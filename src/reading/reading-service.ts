@@ -20,7 +20,16 @@ import {
 import { countImagesByStatus, decisionsPerDay, nonCompliantByRepository, sumFindingsBySeverity } from "../db/overview-read-model";
 import { listExceptionsExpiringBetween } from "../db/policy-repository";
 import { countReportFindings, findRawReport, findReportWithImages, listImageReports } from "../db/report-repository";
-import { listRunningWithVulnerability, listRunningWorkloads, listViolations, type ViolationFilter, type WorkloadFilter } from "../db/runtime-read-model";
+import {
+  countRuntimeByClusterAndStatus,
+  listRunningImage,
+  listRunningWithVulnerability,
+  listRunningWorkloads,
+  listViolations,
+  summariseRunningByNamespace,
+  type ViolationFilter,
+  type WorkloadFilter,
+} from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { gone, notFound } from "../domain/errors";
 import { findReportPrunedAt } from "../db/retention-repository";
@@ -141,5 +150,20 @@ export class ReadingService {
   /** The containers running now whose image's current report has the vulnerability (at most `limit`), and their count. */
   runningWithVulnerability(id: string, limit: number) {
     return listRunningWithVulnerability(this.deps.pool, id, limit);
+  }
+
+  /** Running containers and open violations by cluster and status (the overview's running figures). */
+  runtimeCounts() {
+    return countRuntimeByClusterAndStatus(this.deps.pool);
+  }
+
+  /** The Running page's per-namespace summary, namespaces with open violations first. */
+  runningByNamespace(filter: { cluster?: string | undefined; namespace?: string | undefined }) {
+    return summariseRunningByNamespace(this.deps.pool, filter);
+  }
+
+  /** The containers running one image now (at most `limit`) and their count. */
+  runningImage(digest: string, limit: number) {
+    return listRunningImage(this.deps.pool, digest, limit);
   }
 }

@@ -12,6 +12,7 @@ import { registerImages } from "./pages/images";
 import { registerIncidents } from "./pages/incidents";
 import { registerOverview } from "./pages/overview";
 import { registerPolicy } from "./pages/policy";
+import { registerRunning } from "./pages/running";
 import { registerSignIn } from "./pages/sign-in";
 import { registerVulnerability } from "./pages/vulnerability";
 import { loadSession, requireSignIn } from "./session/middleware";
@@ -77,6 +78,7 @@ export function uiRouter(deps: AppDependencies): Router {
   registerImages(router, ui);
   registerImageDetail(router, ui);
   registerVulnerability(router, ui);
+  registerRunning(router, ui);
   registerPolicy(router, ui);
   registerExceptions(router, ui);
   registerIncidents(router, ui);

@@ -14,8 +14,10 @@ import { notice } from "../views/components";
 import { imagePage, type FindingQuery } from "../views/image-view";
 import { incidentMentions } from "../views/incident-view";
 import { layout } from "../views/layout";
+import { runningSection } from "../views/running-view";
 
 const FINDINGS_PAGE = 100;
+const RUNNING_SHOWN = 50;
 
 function parseFindingQuery(req: Request): FindingQuery {
   const severity = queryValue(req, "severity");
@@ -44,7 +46,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     const image = await loadImage(ui, digest);
     const fq = parseFindingQuery(req);
     const reading = ui.deps.reading;
-    const [findings, reports, decisions, choices, exceptions, incidents] = await Promise.all([
+    const [findings, reports, decisions, choices, exceptions, incidents, running] = await Promise.all([
       reading.imageFindingsPage(digest, {
         severities: fq.severity ? [fq.severity] : undefined,
         kind: fq.kind,
@@ -58,6 +60,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
       reading.unexceptedVulnerabilityIds(digest),
       ui.exceptions.list({ state: "active", imageDigest: digest }),
       ui.deps.incidents.linkedTo({ imageDigest: digest, repository: image.repository }),
+      reading.runningImage(digest, RUNNING_SHOWN),
     ]);
     const grant = queryValue(req, "grant");
     const preselected = new Set(
@@ -83,7 +86,7 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
       values: extra.values as Record<string, string | undefined> | undefined,
       today: ui.deps.clock(),
     });
-    const withIncidents = html`${content}${incidentMentions(ctx, incidents, { image_digest: digest }, "this image")}`;
+    const withIncidents = html`${content}${runningSection("Running now", running, "No container known to run now runs this image.")}${incidentMentions(ctx, incidents, { image_digest: digest }, "this image")}`;
     sendPage(res, layout(ctx, { title: image.repository ?? digest, section: "images", notices }, withIncidents), extra.status);
   };
 

@@ -5,6 +5,24 @@ import { dailyDecisionsChart, horizontalBarChart } from "../views/charts";
 import { shortDigest, time } from "../views/format";
 import { layout } from "../views/layout";
 import { href } from "../html";
+import type { RuntimeCounts } from "../../db/runtime-read-model";
+
+/** The overview's running figures: containers running now, open runtime violations, images never scanned. */
+function runningSummary(runtime: RuntimeCounts) {
+  const sum = (rows: RuntimeCounts["running"], keep: (status: string) => boolean = () => true) => rows.filter((r) => keep(r.status)).reduce((n, r) => n + r.n, 0);
+  const running = sum(runtime.running);
+  const clusters = new Set(runtime.running.map((r) => r.cluster)).size;
+  return html`<section class="card running-summary" aria-labelledby="running-h">
+  <h2 id="running-h">Running now</h2>
+  ${
+    running === 0 && runtime.violations.length === 0
+      ? html`<p class="empty">No inventory yet: <a href="/ui/running">the Running page</a> says how to send one.</p>`
+      : html`<p><a href="/ui/running"><strong class="running-containers">${running.toLocaleString("en-US")}</strong> containers</a> in ${clusters.toLocaleString("en-US")} cluster${clusters === 1 ? "" : "s"};
+    <strong class="running-violations">${sum(runtime.violations).toLocaleString("en-US")}</strong> open runtime violations;
+    <strong class="running-unscanned">${sum(runtime.running, (s) => s === "not_scanned").toLocaleString("en-US")}</strong> running an image never scanned.</p>`
+  }
+</section>`;
+}
 
 const DECISION_DAYS = 14;
 
@@ -12,11 +30,10 @@ const DECISION_DAYS = 14;
 export function registerOverview(router: Router, ui: UiContext): void {
   router.get("/ui/", async (req, res) => {
     const now = ui.deps.clock();
-    const { counts, severities, repositories, days, expiring } = await ui.deps.reading.overview(now, {
-      decisionDays: DECISION_DAYS,
-      expiringDays: 7,
-      repositories: 10,
-    });
+    const [{ counts, severities, repositories, days, expiring }, runtime] = await Promise.all([
+      ui.deps.reading.overview(now, { decisionDays: DECISION_DAYS, expiringDays: 7, repositories: 10 }),
+      ui.deps.reading.runtimeCounts(),
+    ]);
     const card = (status: string, label: string, value: number, hint: string) =>
       html`<a class="stat stat-${status}" href="${href("/ui/images", { status })}">
         <span class="stat-value">${value.toLocaleString("en-US")}</span>
@@ -34,6 +51,7 @@ export function registerOverview(router: Router, ui: UiContext): void {
       <span class="stat-label">Not scanned</span><span class="stat-hint">asked at admission in ${DECISION_DAYS} days with no report</span></div>
   </div>
 </section>
+${runningSummary(runtime)}
 <div class="grid-2">
   <section class="card" aria-labelledby="sev-h">
     <h2 id="sev-h">Findings by severity</h2>

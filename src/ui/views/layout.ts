@@ -5,7 +5,7 @@ import { csrfField, type ViewContext } from "./components";
 export interface PageOptions {
   title: string;
   /** Which navigation entry is current. */
-  section?: "overview" | "images" | "policy" | "exceptions" | "vulnerabilities" | "incidents" | "notifications";
+  section?: "overview" | "images" | "running" | "policy" | "exceptions" | "vulnerabilities" | "incidents" | "notifications";
   /** Messages shown above the content (success notices, errors). */
   notices?: Renderable;
 }
@@ -19,6 +19,7 @@ export function setStylesheetHref(value: string): void {
 const NAV: Array<{ key: NonNullable<PageOptions["section"]>; href: string; label: string }> = [
   { key: "overview", href: "/ui/", label: "Overview" },
   { key: "images", href: "/ui/images", label: "Images" },
+  { key: "running", href: "/ui/running", label: "Running" },
   { key: "policy", href: "/ui/policy", label: "Policy" },
   { key: "exceptions", href: "/ui/exceptions", label: "Exceptions" },
   { key: "incidents", href: "/ui/incidents", label: "Incidents" },
