@@ -5,7 +5,7 @@
  * the reads evaluation uses (active policy, exceptions in force) run in those transactions and on the lookup path;
  * the exception listing matches repository globs with repository_glob_regex, which Prisma cannot call.
  */
-import type { PolicyExceptionRule } from "../domain/exception";
+import type { PolicyExceptionRule, VexJustification } from "../domain/exception";
 import type { PrismaClient } from "../generated/prisma/client";
 import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
 import type { Queryable } from "./queryable";
@@ -76,6 +76,8 @@ export interface ExceptionRow {
   created_by: string;
   /** Who asked for it, as the granter wrote it (free text), or null. */
   requested_by: string | null;
+  /** OpenVEX justification, or null when none was given. */
+  justification: VexJustification | null;
   created_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -92,6 +94,7 @@ export interface NewException {
   /** The authenticated principal's name: never taken from the request body. */
   createdBy: string;
   requestedBy?: string | null | undefined;
+  justification?: VexJustification | null | undefined;
 }
 
 export interface ExceptionFilter {
@@ -101,7 +104,7 @@ export interface ExceptionFilter {
   imageDigest?: string | undefined;
 }
 
-const EXCEPTION_COLUMNS = (now: string) => `id, vulnerability_id, repository, image_digest, reason, created_by, requested_by, created_at, expires_at,
+const EXCEPTION_COLUMNS = (now: string) => `id, vulnerability_id, repository, image_digest, reason, created_by, requested_by, justification, created_at, expires_at,
   revoked_at, revoked_by,
   CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at IS NOT NULL AND expires_at <= ${now} THEN 'expired'
        ELSE 'active' END AS state`;
@@ -135,9 +138,9 @@ export async function listExceptionsExpiringBetween(q: Queryable, from: Date, to
 
 export async function insertException(q: Queryable, input: NewException, now: Date): Promise<ExceptionRow> {
   const { rows } = await q.query<ExceptionRow>(
-    `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, requested_by, created_at, expires_at)
-     VALUES ($2, $3, $4, $5, $6, $8, $1, $7) RETURNING ${EXCEPTION_COLUMNS("$1")}`,
-    [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt, input.requestedBy ?? null],
+    `INSERT INTO policy_exceptions (vulnerability_id, repository, image_digest, reason, created_by, requested_by, created_at, expires_at, justification)
+     VALUES ($2, $3, $4, $5, $6, $8, $1, $7, $9) RETURNING ${EXCEPTION_COLUMNS("$1")}`,
+    [now, input.vulnerabilityId, input.repository, input.imageDigest, input.reason, input.createdBy, input.expiresAt, input.requestedBy ?? null, input.justification ?? null],
   );
   return rows[0]!;
 }

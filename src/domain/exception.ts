@@ -32,3 +32,13 @@ export function exceptionApplies(rule: PolicyExceptionRule, image: ExceptionTarg
     return false;
   return true;
 }
+
+/** OpenVEX's justifications for `not_affected` (spec 0.2.0), the values an exception's `justification` may take. */
+export const VEX_JUSTIFICATIONS = [
+  "component_not_present",
+  "vulnerable_code_not_present",
+  "vulnerable_code_not_in_execute_path",
+  "vulnerable_code_cannot_be_controlled_by_adversary",
+  "inline_mitigations_already_exist",
+] as const;
+export type VexJustification = (typeof VEX_JUSTIFICATIONS)[number];

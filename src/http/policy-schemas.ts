@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { policyRulesSchema } from "../domain/policy";
+import { VEX_JUSTIFICATIONS } from "../domain/exception";
 import { isValidRepositoryGlob } from "../domain/repository-glob";
 import { digestSchema, reasonSchema, statusSchema } from "./schemas";
 
@@ -106,6 +107,10 @@ export const dryRunResponseSchema = z.object({
   ),
 });
 
+export const vexJustificationSchema = z
+  .enum(VEX_JUSTIFICATIONS, { message: `must be one of OpenVEX's justifications: ${VEX_JUSTIFICATIONS.join(", ")}` })
+  .describe("OpenVEX justification of not_affected; exported with the exception (docs/vex.md).");
+
 export const exceptionCreateBodySchema = z
   .object({
     vulnerability_id: vulnerabilityIdSchema,
@@ -121,6 +126,7 @@ export const exceptionCreateBodySchema = z
       .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
       .optional()
       .describe("Who asked for the exception (free text, stored beside created_by, not verified)."),
+    justification: vexJustificationSchema.nullable().optional(),
     created_by: z
       .unknown()
       .refine(() => false, "is recorded by the service: the name of the token that makes this request; put who asked for it in requested_by")
@@ -147,6 +153,7 @@ export const exceptionResponseSchema = z.object({
   reason: z.string(),
   created_by: z.string().describe("The token (or dashboard sign-in) that granted it."),
   requested_by: z.string().nullable().describe("Who asked for it, as the granter wrote it; null when not given."),
+  justification: z.enum(VEX_JUSTIFICATIONS).nullable().describe("OpenVEX justification; null when none was given."),
   created_at: z.string(),
   expires_at: z.string().nullable(),
   revoked_at: z.string().nullable(),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { fieldErrorsFromZod, type FieldError } from "../domain/errors";
+import type { VexJustification } from "../domain/exception";
 import { isDigest } from "../domain/image-reference";
 import { policyRulesSchema, type PolicyRules } from "../domain/policy";
 import { SEVERITIES } from "../domain/severity";
@@ -41,6 +42,7 @@ const grantFormSchema = z.object({
   repository: z.string().optional(),
   reason: z.string().trim().min(1, "Say why the risk is accepted.").max(2000),
   expires_on: expiryDateSchema,
+  justification: z.string().optional(),
 });
 
 export interface ExceptionGrant {
@@ -48,6 +50,7 @@ export interface ExceptionGrant {
   repository: string | null;
   imageDigest: string | null;
   reason: string;
+  justification: VexJustification | null;
   /** End of the chosen day, UTC: "expires on 2026-12-31" is in force through that whole day. */
   expiresAt: Date;
 }
@@ -62,6 +65,7 @@ export function parseGrantForm(body: FormFields): Parsed<ExceptionGrant[]> {
     repository: one(body.repository) || undefined,
     reason: one(body.reason),
     expires_on: one(body.expires_on),
+    justification: one(body.justification) || undefined,
   });
   if (!form.success) return { ok: false, errors: fieldErrorsFromZod(form.error.issues) };
   const f = form.data;
@@ -78,6 +82,7 @@ export function parseGrantForm(body: FormFields): Parsed<ExceptionGrant[]> {
       image_digest: f.scope === "image" ? f.image_digest : null,
       reason: f.reason,
       expires_at: expiresAt.toISOString(),
+      justification: f.justification ?? null,
     });
     if (!body.success) {
       errors.push(...fieldErrorsFromZod(body.error.issues).map((e) => ({ path: e.path, message: `${id}: ${e.message}` })));
@@ -88,6 +93,7 @@ export function parseGrantForm(body: FormFields): Parsed<ExceptionGrant[]> {
       repository: body.data.repository ?? null,
       imageDigest: body.data.image_digest ?? null,
       reason: body.data.reason,
+      justification: body.data.justification ?? null,
       expiresAt,
     });
   }

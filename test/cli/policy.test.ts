@@ -159,6 +159,18 @@ describe("scan-registry exceptions", () => {
     expect(shown.stdout).toContain("alice");
   });
 
+  test("when --justification is given, then it is stored and shown; a value OpenVEX does not define exits 2", async () => {
+    const run = await cli(
+      ["exceptions", "add", "--vulnerability", "CVE-2099-0003", "--reason", "not shipped", "--justification", "component_not_present", "--json"],
+      { env },
+    );
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ vulnerability_id: "CVE-2099-0003", justification: "component_not_present" });
+    const bad = await cli(["exceptions", "add", "--vulnerability", "CVE-2099-0004", "--reason", "x", "--justification", "nope"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/body\.justification: must be one of OpenVEX's justifications/);
+  });
+
   test("when --created-by is given, then it exits 2 saying the token's name is recorded, and nothing is stored", async () => {
     const before = (await cli(["exceptions", "list", "--all", "--json"], { env })).stdout;
     const run = await cli(["exceptions", "add", "--vulnerability", "DS002", "--reason", "accepted", "--created-by", "the-ciso"], { env });

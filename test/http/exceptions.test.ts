@@ -115,6 +115,7 @@ describe("when an exception is granted", () => {
     ["an author written by the caller", { vulnerability_id: "DS002", reason: "x", created_by: "the-ciso" }, "body.created_by"],
     ["a blank requested_by", { vulnerability_id: "DS002", reason: "x", requested_by: "  " }, "body.requested_by"],
     ["a requested_by with a line break", { vulnerability_id: "DS002", reason: "x", requested_by: "alice\nbob" }, "body.requested_by"],
+    ["a justification OpenVEX does not define", { vulnerability_id: "DS002", reason: "x", justification: "not_exploitable" }, "body.justification"],
   ])("with %s, then 422 names the path and nothing is written", async (_what, body, path) => {
     await app.flushDecisions(); // lookups of earlier tests are written in the background
     const before = await app.database.rowCounts();
@@ -123,6 +124,20 @@ describe("when an exception is granted", () => {
     expect(res.body.code).toBe("invalid_request");
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(path);
     expect(await app.database.rowCounts()).toEqual(before);
+  });
+
+  test("then an OpenVEX justification is stored, answered and listed; none is null", async () => {
+    const res = await grant({ vulnerability_id: "CVE-2098-0001", reason: "the parser is never reached", justification: "vulnerable_code_not_in_execute_path" });
+    expect(res.status).toBe(201);
+    expect(res.body.justification).toBe("vulnerable_code_not_in_execute_path");
+    const plain = await grant({ vulnerability_id: "CVE-2098-0002", reason: "accepted" });
+    expect(plain.body.justification).toBeNull();
+    const list = await app.http.get("/v1/exceptions?vulnerability_id=CVE-2098-0001").set(admin());
+    expect(list.body.items).toEqual([expect.objectContaining({ id: res.body.id, justification: "vulnerable_code_not_in_execute_path" })]);
+    // The database holds the column to OpenVEX's five values, whoever writes it.
+    await expect(
+      app.database.db.pool.query("UPDATE policy_exceptions SET justification = 'because' WHERE id = $1", [res.body.id]),
+    ).rejects.toThrow(/policy_exceptions_justification_check/);
   });
 
   test("then a read-only token may list but not grant or withdraw", async () => {

@@ -175,14 +175,17 @@ test("when an exception is granted from an image and withdrawn again, then the v
     scope: "image",
     reason: "Only used in the build stage; ticket SEC-42",
     expires_on: "2099-12-31",
+    justification: "vulnerable_code_not_in_execute_path",
   });
   expect(granted.status).toBe(303);
   const page = (await admin.get(granted.location!)).text;
   expect(page).toContain("Exception granted for 1 vulnerability");
   expect(page).toMatch(/class="verdict verdict-compliant"/);
   expect(page).toContain("Excepted");
-  const { rows } = await app.database.db.pool.query("SELECT id, image_digest, created_by, expires_at FROM policy_exceptions");
-  expect(rows).toEqual([expect.objectContaining({ image_digest: FLUENTD, created_by: "admin (ADMIN_TOKEN)", expires_at: new Date("2100-01-01T00:00:00Z") })]);
+  const { rows } = await app.database.db.pool.query("SELECT id, image_digest, created_by, expires_at, justification FROM policy_exceptions");
+  expect(rows).toEqual([
+    expect.objectContaining({ image_digest: FLUENTD, created_by: "admin (ADMIN_TOKEN)", expires_at: new Date("2100-01-01T00:00:00Z"), justification: "vulnerable_code_not_in_execute_path" }),
+  ]);
   const lookup = await app.http.get(`/v1/images/${FLUENTD}/compliance`).set({ Authorization: `Bearer ${app.adminToken}` });
   expect(lookup.body).toMatchObject({ is_compliant: true });
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { z } from "zod";
 import type { exceptionChangeResponseSchema, exceptionResponseSchema } from "../../http/policy-schemas";
+import { VEX_JUSTIFICATIONS } from "../../domain/exception";
 import { callApi, clientOptions, CliError, expiryFromDuration, output, table, withConnectionOptions } from "../client";
 
 /** An exception as the API answers it: the type of the API's response schema, so the two cannot drift. */
@@ -17,6 +18,7 @@ function describe(e: ExceptionAnswer): string {
   return [
     `${e.id}  ${e.vulnerability_id}  ${scope(e)}  (${e.state})`,
     `  reason:  ${e.reason}`,
+    ...(e.justification ? [`  justification: ${e.justification}`] : []),
     ...(e.requested_by ? [`  requested by ${e.requested_by}`] : []),
     `  by ${e.created_by} at ${e.created_at}; ${e.expires_at ? `expires ${e.expires_at}` : "no expiry"}${e.revoked_at ? `; withdrawn by ${e.revoked_by ?? "?"} at ${e.revoked_at}` : ""}`,
     ...(e.reevaluated !== undefined ? [`  ${e.reevaluated} images re-evaluated, ${e.changed} changed`] : []),
@@ -63,6 +65,7 @@ export function register(program: Command): void {
       .option("--expires-in <duration>", "e.g. 30d, 12h, 2w")
       .option("--expires-at <instant>", "ISO 8601 instant, e.g. 2026-12-31T00:00:00Z")
       .option("--requested-by <name>", "who asked for it (free text, stored beside the granting token's name)")
+      .option("--justification <value>", `OpenVEX justification: ${VEX_JUSTIFICATIONS.join(", ")}`)
       .option("--created-by <name>", "not accepted: the service records the token's name (use --requested-by)")
       .option("--json", "print the API answer as JSON"),
   ).action(
@@ -75,6 +78,7 @@ export function register(program: Command): void {
         expiresIn?: string;
         expiresAt?: string;
         requestedBy?: string;
+        justification?: string;
         createdBy?: string;
       },
     ) => {
@@ -89,6 +93,7 @@ export function register(program: Command): void {
         ...(opts.digest ? { image_digest: opts.digest } : {}),
         ...(expiresAt ? { expires_at: expiresAt } : {}),
         ...(opts.requestedBy ? { requested_by: opts.requestedBy } : {}),
+        ...(opts.justification ? { justification: opts.justification } : {}),
       };
       const { body: created } = await callApi<ExceptionAnswer>(clientOptions(opts), "POST", "/v1/exceptions", body);
       output(opts, created, () => `Granted exception\n${describe(created)}`);

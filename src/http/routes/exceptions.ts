@@ -20,6 +20,7 @@ export function exceptionAnswer(row: ExceptionRow) {
     reason: row.reason,
     created_by: row.created_by,
     requested_by: row.requested_by,
+    justification: row.justification,
     created_at: row.created_at.toISOString(),
     expires_at: row.expires_at?.toISOString() ?? null,
     revoked_at: row.revoked_at?.toISOString() ?? null,
@@ -52,7 +53,8 @@ export function exceptionsRouter(deps: AppDependencies): Router {
         reason: body.reason,
         expiresAt: body.expires_at ? new Date(body.expires_at) : null,
         createdBy: req.principal?.name ?? "unknown",
-      requestedBy: body.requested_by ?? null,
+        requestedBy: body.requested_by ?? null,
+        justification: body.justification ?? null,
       }),
     );
     deps.logger.info({ exception: created.id, vulnerability: created.vulnerability_id, by: created.created_by, changed: created.changed }, "exception granted");

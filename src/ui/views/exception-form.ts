@@ -1,3 +1,4 @@
+import { VEX_JUSTIFICATIONS } from "../../domain/exception";
 import { html, type Renderable, type SafeHtml } from "../html";
 import { csrfField, errorList, severityBadge, type ViewContext } from "./components";
 
@@ -66,6 +67,13 @@ export function exceptionGrantForm(ctx: ViewContext, o: GrantFormOptions): SafeH
   <div class="field">
     <label for="grant-reason">Reason <span class="required">(required)</span></label>
     <textarea id="grant-reason" name="reason" rows="3" required maxlength="2000" placeholder="Why is this risk accepted? Link the ticket.">${v.reason ?? ""}</textarea>
+  </div>
+  <div class="field">
+    <label for="grant-justification">Justification <span class="help">(optional, OpenVEX; exported with the exception)</span></label>
+    <select id="grant-justification" name="justification">
+      <option value="">None: the reason explains it</option>
+      ${VEX_JUSTIFICATIONS.map((j) => html`<option value="${j}"${v.justification === j ? html` selected` : ""}>${j.replaceAll("_", " ")}</option>`)}
+    </select>
   </div>
   <div class="field">
     <label for="grant-expires">Expires on <span class="required">(required)</span></label>

@@ -40,7 +40,7 @@ export function exceptionsTable(ctx: ViewContext, rows: readonly ExceptionRow[],
     ${o.showVulnerability ? html`<th scope="row"><a href="/ui/vulnerabilities/${encodeURIComponent(e.vulnerability_id)}">${e.vulnerability_id}</a></th>` : ""}
     <td>${exceptionStateBadge(e.state)}</td>
     <td>${scope(e, o.images ?? new Map())}</td>
-    <td class="reason">${e.reason}</td>
+    <td class="reason">${e.reason}${e.justification ? html`<div class="small muted">OpenVEX: ${e.justification.replaceAll("_", " ")}</div>` : ""}</td>
     <td>${time(e.created_at)}<div class="small muted">by ${e.created_by}${e.requested_by ? html`, asked by ${e.requested_by}` : ""}</div></td>
     <td>${e.state === "revoked" ? html`<span class="small">withdrawn ${time(e.revoked_at)}${e.revoked_by ? html` by ${e.revoked_by}` : ""}</span>` : time(e.expires_at, "never")}</td>
     ${
