@@ -31,6 +31,11 @@ import {
   type WorkloadFilter,
 } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
+import {
+  listFleetVulnerabilities,
+  type FleetVulnerabilityFilter,
+  type FleetVulnerabilitySort,
+} from "../db/vulnerability-fleet-read-model";
 import { gone, notFound } from "../domain/errors";
 import { findReportPrunedAt } from "../db/retention-repository";
 import type { PrismaClient } from "../generated/prisma/client";
@@ -103,6 +108,11 @@ export class ReadingService {
   /** A vulnerability and one page of the images that have it now, by repository then digest. */
   vulnerability(id: string, page: { limit: number; after?: AffectedImageKey | undefined }) {
     return findVulnerabilityWithImages(this.deps.pool, id, page);
+  }
+
+  /** A sorted offset page of the fleet-wide vulnerability list (the dashboard's /ui/vulnerabilities). */
+  fleetVulnerabilities(filter: FleetVulnerabilityFilter & { sort: FleetVulnerabilitySort; offset: number; limit: number }, now: Date) {
+    return listFleetVulnerabilities(this.deps.pool, filter, now);
   }
 
   /** A stored report's metadata, images and finding counts; not_found when there is no such report. */

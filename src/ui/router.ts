@@ -15,6 +15,7 @@ import { registerPolicy } from "./pages/policy";
 import { registerRunning } from "./pages/running";
 import { registerSignIn } from "./pages/sign-in";
 import { registerVulnerability } from "./pages/vulnerability";
+import { registerVulnerabilities } from "./pages/vulnerabilities";
 import { loadSession, requireSignIn } from "./session/middleware";
 import { UiSessionStore } from "./session/session-store";
 import { createUiContext, sendPage, viewContext } from "./ui-context";
@@ -77,6 +78,7 @@ export function uiRouter(deps: AppDependencies): Router {
   registerOverview(router, ui);
   registerImages(router, ui);
   registerImageDetail(router, ui);
+  registerVulnerabilities(router, ui);
   registerVulnerability(router, ui);
   registerRunning(router, ui);
   registerPolicy(router, ui);

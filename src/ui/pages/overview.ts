@@ -65,6 +65,7 @@ ${runningSummary(runtime)}
       { label: "Secrets", value: severities.secrets, fill: "fill-secret" },
       { label: "Misconfigurations", value: severities.misconfigurations, fill: "fill-misconfig" },
     ], { labelWidth: 140 })}
+    <p><a href="/ui/vulnerabilities">All vulnerabilities, most widespread first →</a></p>
   </section>
   <section class="card" aria-labelledby="dec-h">
     <h2 id="dec-h">Admission decisions, last ${DECISION_DAYS} days</h2>

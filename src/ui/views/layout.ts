@@ -19,6 +19,7 @@ export function setStylesheetHref(value: string): void {
 const NAV: Array<{ key: NonNullable<PageOptions["section"]>; href: string; label: string }> = [
   { key: "overview", href: "/ui/", label: "Overview" },
   { key: "images", href: "/ui/images", label: "Images" },
+  { key: "vulnerabilities", href: "/ui/vulnerabilities", label: "Vulnerabilities" },
   { key: "running", href: "/ui/running", label: "Running" },
   { key: "policy", href: "/ui/policy", label: "Policy" },
   { key: "exceptions", href: "/ui/exceptions", label: "Exceptions" },
