@@ -1,3 +1,4 @@
+import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import { MAX_TOKEN_LENGTH } from "./auth/token-service";
@@ -26,6 +27,29 @@ const optionalText = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+/** Express's `trust proxy`: false, true (any hop), a hop count, or the proxies' addresses / subnets / presets. */
+export type TrustProxySetting = boolean | number | string[];
+
+const TRUST_PROXY_PRESETS = ["loopback", "linklocal", "uniquelocal"];
+
+/** TRUST_PROXY: unset/false, true, a number of hops, or a comma-separated list of IPs, CIDR subnets and presets. */
+export function parseTrustProxy(value: string | undefined): TrustProxySetting | { error: string } {
+  const v = (value ?? "").trim();
+  if (v === "" || /^(false|0|no)$/i.test(v)) return false;
+  if (/^(true|yes)$/i.test(v)) return true;
+  if (/^\d+$/.test(v)) return Number(v) <= 100 ? Number(v) : { error: "a number of proxy hops is at most 100" };
+  const entries = v.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  for (const entry of entries) {
+    if (TRUST_PROXY_PRESETS.includes(entry)) continue;
+    const [address, prefix, extra] = entry.split("/");
+    const family = net.isIP(address ?? "");
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk || extra !== undefined)
+      return { error: `${JSON.stringify(entry)} is not an IP address, a CIDR subnet or one of ${TRUST_PROXY_PRESETS.join(", ")} (or use true, false or a number of hops)` };
+  }
+  return entries;
+}
 
 /** The environment, validated once at start. A bad value stops the start with a message naming the variable. */
 export const environmentSchema = z.object({
@@ -70,6 +94,14 @@ export const environmentSchema = z.object({
   MAX_JSON_BODY_BYTES: byteSize.default(1024 * 1024),
   MAX_INVENTORY_BYTES: byteSize.default(128 * 1024 * 1024),
   MAX_INVENTORY_PODS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
+  TRUST_PROXY: optionalText.transform((v, ctx): TrustProxySetting => {
+    const parsed = parseTrustProxy(v);
+    if (typeof parsed === "object" && !Array.isArray(parsed)) {
+      ctx.addIssue({ code: "custom", message: parsed.error });
+      return z.NEVER;
+    }
+    return parsed;
+  }),
   PUBLIC_URL: optionalText.pipe(z.string().regex(/^https?:\/\/[^\s]+$/, "an http:// or https:// URL").optional()),
   NOTIFICATION_ALLOW_PRIVATE_NETWORKS: booleanText.default(false),
   NOTIFICATION_DELIVERY_ENABLED: booleanText.default(true),
@@ -134,6 +166,11 @@ export type Config = Readonly<{
   maxInventoryPods: number;
   /** The URL people reach this service at (links in notifications); undefined = messages carry no links. */
   publicUrl: string | undefined;
+  /**
+   * TRUST_PROXY, as Express's `trust proxy`: which hops' X-Forwarded-For/-Proto to believe. Behind a TLS-terminating
+   * proxy it makes req.secure true, so the dashboard's cookie gets Secure.
+   */
+  trustProxy: TrustProxySetting;
   notifications: NotificationConfig;
   retention: RetentionConfig;
   /** Where LISTEN connects (a direct connection, not through a transaction pooler); undefined = the database URL. */
@@ -227,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxInventoryBytes: e.MAX_INVENTORY_BYTES,
     maxInventoryPods: e.MAX_INVENTORY_PODS,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ""),
+    trustProxy: e.TRUST_PROXY,
     notifications: Object.freeze({
       allowPrivateNetworks: e.NOTIFICATION_ALLOW_PRIVATE_NETWORKS,
       deliveryEnabled: e.NOTIFICATION_DELIVERY_ENABLED,

@@ -4,7 +4,6 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Pool } from "pg";
 import type { Logger } from "pino";
-import { SCOPES } from "./auth/scopes";
 import { TokenService } from "./auth/token-service";
 import type { Config } from "./config";
 import { openDatabase, pingDatabase, type Database } from "./db/database";
@@ -225,7 +224,10 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const port = (server.address() as AddressInfo).port;
   const scheme = config.tlsCertFile ? "https" : "http";
   const url = `${scheme}://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
-  logger.info({ url, scopes: SCOPES.length, database: embedded ? "embedded" : "external" }, "scan-registry listening");
+  logger.info(
+    { url, database: embedded ? "embedded" : "external", lookupAuth: config.lookupAuth, trustProxy: config.trustProxy },
+    "scan-registry listening",
+  );
 
   let closing: Promise<void> | null = null;
   const close = () =>

@@ -38,6 +38,8 @@ export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
+  // TRUST_PROXY: believe X-Forwarded-Proto/-For from these hops only (req.secure, req.ip); off by default.
+  app.set("trust proxy", deps.config.trustProxy);
   app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false }));
   app.use((req: Request, res: Response, next: NextFunction) => {
     req.id = requestIdOf(req);

@@ -42,7 +42,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   410: "Deleted by history retention (RETENTION_SUPERSEDED_DAYS); the metadata remains",
   413: "Request body larger than allowed (MAX_REPORT_BYTES for reports)",
   415: "Unsupported report format or Content-Encoding",
-  422: "Shape errors, with paths in `errors`",
+  422: "Shape errors, or a list filter given an unknown value (invalid_filter), with paths in `errors`",
   429: "Too many uploads for this token; retry after Retry-After seconds",
   502: "An upstream service (ECR, Kubernetes) answered badly",
   503: "The database is unavailable, or (uploads) the replica's ingest memory budget is in use; retry after Retry-After seconds",

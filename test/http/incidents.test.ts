@@ -283,7 +283,7 @@ describe("when incidents are listed", () => {
     const ids = res.body.items.map((i: any) => i.id);
     expect(ids.indexOf(b)).toBeLessThan(ids.indexOf(a));
     expect(res.body.items.every((i: any) => i.status === "investigating" && ["CRITICAL", "LOW"].includes(i.severity))).toBe(true);
-    expect((await app.http.get("/v1/incidents?status=closed").set(bearer(reader))).status).toBe(400);
+    expect((await app.http.get("/v1/incidents?status=closed").set(bearer(reader))).status).toBe(422);
     expect((await app.http.get("/v1/incidents?cursor=abc").set(bearer(reader))).status).toBe(400);
   });
 });

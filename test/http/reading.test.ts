@@ -47,7 +47,7 @@ test("when images are listed with a filter, then only matching images come back,
     cursor = page.body.next_cursor;
   } while (cursor);
   expect(seen).toEqual(all.body.items.map((i: { image_digest: string }) => i.image_digest));
-  expect((await app.http.get("/v1/images").query({ status: "bogus" }).set(auth())).status).toBe(400);
+  expect((await app.http.get("/v1/images").query({ status: "bogus" }).set(auth())).status).toBe(422);
 });
 
 test("when an image's findings are filtered, then the counts match the raw report", async () => {

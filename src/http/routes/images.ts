@@ -6,7 +6,9 @@ import { isDigest } from "../../domain/image-reference";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { listFindingsQuerySchema, listImagesQuerySchema } from "../reading-schemas";
-import { parseOr400 } from "../validate";
+import { parseListQuery } from "../validate";
+import { FINDING_KINDS, SEVERITIES } from "../../domain/severity";
+import { STATUSES } from "../../domain/verdict";
 import { z } from "zod";
 import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { findingsPageSchema, imageDetailResponseSchema, imageListResponseSchema } from "../reading-response-schemas";
@@ -44,7 +46,7 @@ export function imagesRouter(deps: AppDependencies): Router {
   const canRead = requireScope(deps.authenticate, "compliance:read");
 
   router.get("/v1/images", canRead, async (req, res) => {
-    const query = parseOr400(listImagesQuerySchema, req.query, "query");
+    const query = parseListQuery(listImagesQuerySchema, req.query, { status: STATUSES });
     if (query.cursor !== undefined && !isDigest(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
     const page = await deps.reading.listImages({
       status: query.status,
@@ -59,7 +61,7 @@ export function imagesRouter(deps: AppDependencies): Router {
   router.get("/v1/images/:digest/findings", canRead, async (req, res) => {
     const digest = String(req.params.digest);
     if (!isDigest(digest)) throw badRequest("invalid_digest", "The digest must be sha256: followed by 64 lowercase hex digits.");
-    const query = parseOr400(listFindingsQuerySchema, req.query, "query");
+    const query = parseListQuery(listFindingsQuerySchema, req.query, { severity: SEVERITIES, kind: FINDING_KINDS, fixable: ["true", "false"] });
     if (query.cursor !== undefined && !isBigintCursor(query.cursor)) throw badRequest("invalid_cursor", "The cursor is not one this API returned.");
     const row = await deps.reading.image(digest);
     const severities = query.severity === undefined ? undefined : Array.isArray(query.severity) ? query.severity : [query.severity];
@@ -99,7 +101,7 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     summary: "Stored images and their current verdicts (cursor pagination)",
     ...authenticated("compliance:read"),
     request: { query: listImagesQuerySchema },
-    responses: { 200: jsonResponse("A page of images", imageListResponseSchema), ...problems(400, 401, 403, 503) },
+    responses: { 200: jsonResponse("A page of images", imageListResponseSchema), ...problems(400, 401, 403, 422, 503) },
   });
   registry.registerPath({
     method: "get",
@@ -117,6 +119,6 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     summary: "The findings of an image's current report, with exception marks",
     ...authenticated("compliance:read"),
     request: { params, query: listFindingsQuerySchema },
-    responses: { 200: jsonResponse("A page of findings", findingsPageSchema), ...problems(400, 401, 403, 404, 503) },
+    responses: { 200: jsonResponse("A page of findings", findingsPageSchema), ...problems(400, 401, 403, 404, 422, 503) },
   });
 };

@@ -22,7 +22,8 @@ import {
 } from "../incident-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { parseJson, readBody } from "../read-body";
-import { parseOr400, parseOr422 } from "../validate";
+import { parseListQuery, parseOr400, parseOr422 } from "../validate";
+import { INCIDENT_SEVERITIES, INCIDENT_STATUSES } from "../../domain/incident";
 
 /** Four Markdown fields of 64 KiB each, a title and 200 links fit; anything bigger is not an incident. */
 const INCIDENT_BODY_LIMIT = 5 * MARKDOWN_MAX;
@@ -133,7 +134,7 @@ export function incidentsRouter(deps: AppDependencies): Router {
   const idOf = (req: Request) => parseOr400(incidentIdSchema, req.params, "path").id;
 
   router.get("/v1/incidents", canRead, async (req, res) => {
-    const query = parseOr400(incidentListQuerySchema, req.query, "query");
+    const query = parseListQuery(incidentListQuerySchema, req.query, { status: INCIDENT_STATUSES, severity: INCIDENT_SEVERITIES });
     const page = await incidents.list({ statuses: query.status, severities: query.severity, limit: query.limit, before: query.cursor === undefined ? undefined : Number(query.cursor) });
     res.json({ items: page.items.map(listItemAnswer), next_cursor: page.nextCursor === null ? null : String(page.nextCursor) });
   });
@@ -197,7 +198,7 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     summary: "Incidents, newest first (cursor pagination)",
     ...authenticated("compliance:read"),
     request: { query: incidentListQuerySchema },
-    responses: { 200: jsonResponse("A page of incidents", incidentListResponseSchema), ...problems(400, 401, 403, 503) },
+    responses: { 200: jsonResponse("A page of incidents", incidentListResponseSchema), ...problems(400, 401, 403, 422, 503) },
   });
   registry.registerPath({
     method: "post",
