@@ -6,6 +6,7 @@
  * the exception listing matches repository globs with repository_glob_regex, which Prisma cannot call.
  */
 import type { PolicyExceptionRule, VexJustification } from "../domain/exception";
+import type { FindingKind } from "../domain/severity";
 import type { PrismaClient } from "../generated/prisma/client";
 import { policyRulesSchema, type PolicyRules, type PolicyVersion } from "../domain/policy";
 import type { Queryable } from "./queryable";
@@ -171,4 +172,30 @@ export async function findImagesAffectedByException(
     [e.vulnerability_id, e.image_digest, e.repository],
   );
   return rows.map((r) => r.image_digest);
+}
+
+/**
+ * The kinds (vulnerability, secret, misconfiguration) these IDs have among the findings of the current reports of one
+ * image or of every image of one repository (findings (vulnerability_id, report_id) index): which section of a
+ * `.trivyignore.yaml` an exception's ID belongs in.
+ */
+export async function findFindingKinds(
+  q: Queryable,
+  ids: readonly string[],
+  scope: { imageDigest: string } | { repository: string },
+): Promise<Map<string, Set<FindingKind>>> {
+  const kinds = new Map<string, Set<FindingKind>>();
+  if (ids.length === 0) return kinds;
+  const [column, value] = "imageDigest" in scope ? ["image_digest", scope.imageDigest] : ["repository", scope.repository];
+  const { rows } = await q.query<{ vulnerability_id: string; kind: FindingKind }>(
+    `SELECT DISTINCT f.vulnerability_id, f.kind FROM image_scans s JOIN findings f ON f.report_id = s.latest_report_id
+     WHERE s.${column} = $1 AND f.vulnerability_id = ANY($2::text[])`,
+    [value, [...new Set(ids)]],
+  );
+  for (const r of rows) {
+    let set = kinds.get(r.vulnerability_id);
+    if (!set) kinds.set(r.vulnerability_id, (set = new Set()));
+    set.add(r.kind);
+  }
+  return kinds;
 }

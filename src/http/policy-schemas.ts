@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { policyRulesSchema } from "../domain/policy";
 import { VEX_JUSTIFICATIONS } from "../domain/exception";
+import { parseImageReference } from "../domain/image-reference";
 import { isValidRepositoryGlob } from "../domain/repository-glob";
 import { digestSchema, reasonSchema, statusSchema } from "./schemas";
 
@@ -142,6 +143,28 @@ export const exceptionListQuerySchema = z
     image_digest: digestSchema.optional(),
   })
   .strict();
+
+/** A repository name (no tag, digest or wildcard), normalised the Docker way like image references. */
+const repositoryNameSchema = z
+  .string()
+  .max(255)
+  .transform((v, ctx) => {
+    const ref = /[@*?]/.test(v) || /:[^/]*$/.test(v) ? null : parseImageReference(v);
+    if (!ref) {
+      ctx.addIssue({ code: "custom", message: "must be a repository name such as docker.io/library/nginx or ghcr.io/acme/app (no tag, digest or wildcard)" });
+      return z.NEVER;
+    }
+    return ref.repository;
+  });
+
+export const exceptionExportQuerySchema = z
+  .object({
+    format: z.enum(["trivyignore", "openvex"], { message: "must be trivyignore (Trivy's .trivyignore.yaml) or openvex (an OpenVEX 0.2.0 document)" }),
+    image: z.string().min(1).max(1100).optional().describe("An image digest, a reference with a digest, or a tag a stored report names."),
+    repository: repositoryNameSchema.optional().describe("A repository name, e.g. docker.io/library/nginx."),
+  })
+  .strict()
+  .refine((q) => (q.image === undefined) !== (q.repository === undefined), { message: "give image or repository, not both and not neither", path: ["image"] });
 
 export const exceptionIdSchema = z.object({ id: z.string().uuid("must be an exception ID (UUID)") });
 

@@ -1,5 +1,9 @@
 import { notifyPolicyChanged } from "../db/change-channels";
+import { createHash } from "node:crypto";
+import { findImageScan, findImageScans } from "../db/image-scan-repository";
+import { findLatestDigestsForTags } from "../db/report-repository";
 import {
+  findFindingKinds,
   findImagesAffectedByException,
   insertException,
   listExceptions,
@@ -9,7 +13,10 @@ import {
   type NewException,
 } from "../db/policy-repository";
 import { inTransaction, lockPolicyExclusively } from "../db/queryable";
-import { invalid, notFound } from "../domain/errors";
+import { badRequest, invalid, notFound } from "../domain/errors";
+import { isDigest, parseImageReference } from "../domain/image-reference";
+import { repositoryMatchesGlob } from "../domain/repository-glob";
+import { formatOpenVex, formatTrivyIgnore, type ExportTarget, type OpenVexDocument } from "../domain/vex";
 import { reevaluateCounting, type PolicyUseCaseDependencies, type ReevaluationOutcome } from "./policy-service";
 import { propagatePolicyChange } from "./propagate-change";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
@@ -68,6 +75,78 @@ export class ExceptionService {
     });
     await propagatePolicyChange(this.deps);
     return result;
+  }
+
+  /**
+   * The exceptions in force now for one image (a digest, a reference with one, or a tag a stored report names) or for
+   * one repository, as Trivy's `.trivyignore.yaml` or an OpenVEX document (docs/vex.md). For an image: every exception
+   * whose scope covers it. For a repository: those that cover every image of it (its glob or everywhere), and for
+   * OpenVEX also those scoped to one of its images' digests (the ignore file cannot name an image, so they are left
+   * to that image's own export).
+   */
+  async export(request: { format: "trivyignore" | "openvex"; image?: string | undefined; repository?: string | undefined }): Promise<
+    { format: "trivyignore"; target: ExportTarget; body: string } | { format: "openvex"; target: ExportTarget; body: OpenVexDocument }
+  > {
+    const now = this.clock();
+    const active = await listExceptions(this.pool, { state: "active" }, now);
+    let target: ExportTarget;
+    let rows: ExceptionRow[];
+    let label: string;
+    if (request.image !== undefined) {
+      const digest = await this.resolveImage(request.image);
+      const image = await findImageScan(this.pool, digest);
+      if (!image) throw notFound("image_not_found", `No image ${digest} is stored.`);
+      target = { kind: "image", imageDigest: digest, repository: image.repository };
+      rows = active.filter(
+        (e) =>
+          (e.image_digest === null || e.image_digest === digest) &&
+          (e.repository === null || (image.repository !== null && repositoryMatchesGlob(image.repository, e.repository))),
+      );
+      label = image.repository ? `${image.repository}@${digest}` : digest;
+      if (request.format === "openvex" && image.repository === null)
+        throw invalid("no_repository", `No stored report names the repository of ${digest}, so no pkg:oci purl can name it; export the ignore file instead.`);
+    } else {
+      const repository = request.repository!;
+      target = { kind: "repository", repository };
+      const wide = active.filter((e) => e.image_digest === null && (e.repository === null || repositoryMatchesGlob(repository, e.repository)));
+      let pinned: ExceptionRow[] = [];
+      if (request.format === "openvex") {
+        const digests = [...new Set(active.filter((e) => e.image_digest !== null).map((e) => e.image_digest!))];
+        const ofRepository = new Set((await findImageScans(this.pool, digests)).filter((s) => s.repository === repository).map((s) => s.image_digest));
+        pinned = active.filter(
+          (e) => e.image_digest !== null && ofRepository.has(e.image_digest) && (e.repository === null || repositoryMatchesGlob(repository, e.repository)),
+        );
+      }
+      rows = [...wide, ...pinned];
+      label = repository;
+    }
+    rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
+    const kinds = await findFindingKinds(
+      this.pool,
+      rows.map((r) => r.vulnerability_id),
+      target.kind === "image" ? { imageDigest: target.imageDigest } : { repository: target.repository },
+    );
+    if (request.format === "trivyignore") return { format: "trivyignore", target, body: formatTrivyIgnore(rows, kinds, { target: label, generatedAt: now }) };
+    const identity = createHash("sha256")
+      .update(JSON.stringify([label, rows.map((r) => [r.id, r.expires_at?.toISOString() ?? null])]))
+      .digest("hex");
+    return {
+      format: "openvex",
+      target,
+      body: formatOpenVex(rows, kinds, { target, generatedAt: now, tooling: "scan-registry", documentId: `urn:scan-registry:vex:${identity}` }),
+    };
+  }
+
+  /** A digest, a reference with a digest, or a tag that a stored report names → the digest. */
+  private async resolveImage(image: string): Promise<string> {
+    if (isDigest(image)) return image;
+    const ref = parseImageReference(image);
+    if (!ref) throw badRequest("invalid_image", "The image is not a valid reference (registry/repository:tag or …@sha256:…).");
+    if (ref.digest) return ref.digest;
+    const found = await findLatestDigestsForTags(this.pool, [{ repository: ref.repository, tag: ref.tag ?? "latest" }]);
+    const digest = [...found.values()][0];
+    if (!digest) throw notFound("image_not_found", `No stored report names ${ref.repository}:${ref.tag ?? "latest"}; pass a digest.`);
+    return digest;
   }
 
   /** Withdraws an exception; the row is kept for audit. Withdrawing one already withdrawn changes nothing. */

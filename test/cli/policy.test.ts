@@ -190,6 +190,28 @@ describe("scan-registry exceptions", () => {
     expect(run.stderr).toMatch(message);
   });
 
+  test("when exported, then the ignore file goes to stdout or --output, the OpenVEX document likewise, and a bad format exits 2", async () => {
+    const yaml = await cli(["exceptions", "export", "--format", "trivyignore", "--image", secrets], { env });
+    expect(yaml.code).toBe(0);
+    expect(yaml.stdout).toMatch(/^# \.trivyignore\.yaml written by scan-registry/);
+    expect(yaml.stdout).toMatch(/vulnerabilities:\n {2}- id: CVE-2099-0003\n/);
+    const file = path.join(dir, "vex.json");
+    const vex = await cli(["exceptions", "export", "--format", "openvex", "--image", secrets, "--output", file], { env });
+    expect(vex.code).toBe(0);
+    expect(vex.stdout).toBe("");
+    const doc = JSON.parse(fs.readFileSync(file, "utf8"));
+    expect(doc["@context"]).toBe("https://openvex.dev/ns/v0.2.0");
+    expect(doc.statements).toEqual([
+      expect.objectContaining({ vulnerability: { name: "CVE-2099-0003" }, status: "not_affected", justification: "component_not_present" }),
+    ]);
+    const bad = await cli(["exceptions", "export", "--format", "sarif", "--image", secrets], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/query\.format/);
+    const neither = await cli(["exceptions", "export", "--format", "openvex"], { env });
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/--image or --repository/);
+  });
+
   test("when an unknown exception is removed, then it exits 2 with 404", async () => {
     const run = await cli(["exceptions", "remove", "00000000-0000-4000-8000-000000000000"], { env });
     expect(run.code).toBe(2);

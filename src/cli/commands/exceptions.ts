@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import type { Command } from "commander";
 import type { z } from "zod";
 import type { exceptionChangeResponseSchema, exceptionResponseSchema } from "../../http/policy-schemas";
@@ -99,6 +100,29 @@ export function register(program: Command): void {
       output(opts, created, () => `Granted exception\n${describe(created)}`);
     },
   );
+
+  withConnectionOptions(
+    exceptions
+      .command("export")
+      .description("write the exceptions in force for an image or a repository as Trivy's .trivyignore.yaml or an OpenVEX document (docs/vex.md)")
+      .requiredOption("--format <format>", "trivyignore or openvex")
+      .option("--image <ref>", "an image digest, a reference with a digest, or a tag a stored report names")
+      .option("--repository <name>", "a repository, e.g. docker.io/library/nginx")
+      .option("--output <file>", "write to this file instead of stdout"),
+  ).action(async (opts: ConnectionFlags & { format: string; image?: string; repository?: string; output?: string }) => {
+    if ((opts.image === undefined) === (opts.repository === undefined)) throw new CliError("give --image or --repository (one of them)");
+    const query = new URLSearchParams({ format: opts.format });
+    if (opts.image) query.set("image", opts.image);
+    if (opts.repository) query.set("repository", opts.repository);
+    const { body } = await callApi<unknown>(clientOptions(opts), "GET", `/v1/exceptions/export?${query}`, undefined, {
+      Accept: "application/yaml, application/json",
+    });
+    const text = typeof body === "string" ? body : `${JSON.stringify(body, null, 2)}\n`;
+    if (opts.output) {
+      fs.writeFileSync(opts.output, text);
+      process.stderr.write(`wrote ${opts.output}\n`);
+    } else process.stdout.write(text);
+  });
 
   withConnectionOptions(
     exceptions

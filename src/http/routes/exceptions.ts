@@ -1,9 +1,10 @@
 import { Router } from "express";
+import { z } from "zod";
 import type { ExceptionRow } from "../../policy/exception-service";
 import type { ReevaluationOutcome } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { exceptionCreateBodySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
+import { exceptionCreateBodySchema, exceptionExportQuerySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
 import { parseJson, readBody } from "../read-body";
 import { parseOr400, parseOr422, withFieldPrefix } from "../validate";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -40,6 +41,14 @@ export function exceptionsRouter(deps: AppDependencies): Router {
     const query = parseOr422(exceptionListQuerySchema, req.query, "query");
     const rows = await exceptions.list({ state: query.state, vulnerabilityId: query.vulnerability_id, imageDigest: query.image_digest });
     res.json({ items: rows.map(exceptionAnswer) });
+  });
+
+  router.get("/v1/exceptions/export", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
+    const query = parseOr422(exceptionExportQuerySchema, req.query, "query");
+    const out = await exceptions.export(query);
+    if (out.format === "trivyignore")
+      res.attachment(".trivyignore.yaml").type("application/yaml; charset=utf-8").send(out.body);
+    else res.attachment("exceptions.openvex.json").type("application/json").send(`${JSON.stringify(out.body, null, 2)}\n`);
   });
 
   router.post("/v1/exceptions", canWrite, async (req, res) => {
@@ -80,6 +89,22 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     ...authenticated("compliance:read"),
     request: { query: exceptionListQuerySchema },
     responses: { 200: jsonResponse("The exceptions", exceptionListResponseSchema), ...problems(401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/v1/exceptions/export",
+    tags: ["Policy"],
+    summary: "The exceptions in force for an image or a repository, as Trivy's .trivyignore.yaml or an OpenVEX 0.2.0 document",
+    description: "For `trivy image --ignorefile` / `--vex` in CI, so that CI counts what admission counts. See docs/vex.md for what Trivy honours.",
+    ...authenticated("compliance:read"),
+    request: { query: exceptionExportQuerySchema },
+    responses: {
+      200: {
+        description: "The ignore file (application/yaml) or the OpenVEX document (application/json)",
+        content: { "application/yaml": { schema: z.string() }, "application/json": { schema: z.object({ "@context": z.string(), statements: z.array(z.unknown()) }).passthrough() } },
+      },
+      ...problems(400, 401, 403, 404, 422, 503),
+    },
   });
   registry.registerPath({
     method: "post",
