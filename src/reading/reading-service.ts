@@ -31,6 +31,7 @@ import {
   type WorkloadFilter,
 } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
+import { listRepositoriesWithImages } from "../db/repository-read-model";
 import {
   listFleetVulnerabilities,
   type FleetVulnerabilityFilter,
@@ -108,6 +109,11 @@ export class ReadingService {
   /** A vulnerability and one page of the images that have it now, by repository then digest. */
   vulnerability(id: string, page: { limit: number; after?: AffectedImageKey | undefined }) {
     return findVulnerabilityWithImages(this.deps.pool, id, page);
+  }
+
+  /** A page of repositories with their newest digests, tags and verdicts (the dashboard's /ui/repositories). */
+  repositoriesWithImages(o: Parameters<typeof listRepositoriesWithImages>[1]) {
+    return listRepositoriesWithImages(this.deps.pool, o);
   }
 
   /** A sorted offset page of the fleet-wide vulnerability list (the dashboard's /ui/vulnerabilities). */

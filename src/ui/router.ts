@@ -9,6 +9,7 @@ import { registerExceptions } from "./pages/exceptions";
 import { registerNotifications } from "./pages/notifications";
 import { registerImageDetail } from "./pages/image-detail";
 import { registerImages } from "./pages/images";
+import { registerRepositories } from "./pages/repositories";
 import { registerIncidents } from "./pages/incidents";
 import { registerOverview } from "./pages/overview";
 import { registerPolicy } from "./pages/policy";
@@ -77,6 +78,7 @@ export function uiRouter(deps: AppDependencies): Router {
   router.use("/ui", requireSignIn);
   registerOverview(router, ui);
   registerImages(router, ui);
+  registerRepositories(router, ui);
   registerImageDetail(router, ui);
   registerVulnerabilities(router, ui);
   registerVulnerability(router, ui);

@@ -56,7 +56,7 @@ export function registerImages(router: Router, ui: UiContext): void {
     const totals = page.items.map((i) => i.critical_count + i.high_count + i.medium_count + i.low_count + i.unknown_count);
     const largest = Math.max(0, ...totals);
     const content = html`
-<div class="page-head"><h1>Images</h1><p class="muted">Every image digest with a stored report and its current verdict, riskiest first unless you sort by a column.</p></div>
+<div class="page-head"><h1>Images</h1><p class="muted">Every image digest with a stored report and its current verdict, riskiest first unless you sort by a column. <a href="/ui/repositories">By repository →</a></p></div>
 <form class="filters card" method="get" action="/ui/images" aria-label="Filter images">
   ${isDefault ? "" : html`<input type="hidden" name="sort" value="${sort.field}"><input type="hidden" name="order" value="${sort.order}">`}
   <div class="field">
