@@ -4,9 +4,11 @@
  * bench/results.json and bench/RESULTS.md.
  *
  * Environment: BENCH_ROUNDS (default 3), BENCH_DURATION (seconds per load round, default 10),
- * BENCH_ONLY (comma-separated scenario groups: lookup,ingest,reevaluate,scale,rss,cold_start), BENCH_SKIP_BUILD=1,
+ * BENCH_ONLY (comma-separated scenario groups: lookup,ingest,reevaluate,inventory,scale,rss,cold_start), BENCH_SKIP_BUILD=1,
  * BENCH_OUT (directory for the results; default bench/). scale_20m's size: SCALE_HISTORY_FINDINGS (default 20000000)
  * and SCALE_CURRENT_FINDINGS (default 200000); the full size needs ~6 GB of disk and minutes of seeding.
+ * reevaluate's size: BENCH_REEVALUATE_IMAGES (100000), BENCH_RUNNING_CONTAINERS (50000); inventory_20k's:
+ * BENCH_INVENTORY_PODS (20000).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -20,10 +22,11 @@ import { runColdStart } from "./scenarios/cold-start";
 import { runIngestScenario } from "./scenarios/ingest";
 import { runIngestRssScenario } from "./scenarios/ingest-rss";
 import { runLookupScenarios } from "./scenarios/lookup";
+import { runInventoryScenario } from "./scenarios/inventory";
 import { runReevaluateScenario } from "./scenarios/reevaluate";
 import { runScaleScenario } from "./scenarios/scale-20m";
 
-const ORDER = ["lookup_throughput", "lookup_p99", "batch_check_10", "ingest_10k", "reevaluate_100k", "scale_20m", "ingest_50mb_rss", "cold_start"];
+const ORDER = ["lookup_throughput", "lookup_p99", "batch_check_10", "ingest_10k", "reevaluate_100k", "reevaluate_100k_running", "inventory_20k", "scale_20m", "ingest_50mb_rss", "cold_start"];
 
 function build(): string {
   if (process.env.BENCH_SKIP_BUILD === "1") return "skipped (BENCH_SKIP_BUILD=1): measured the existing dist/";
@@ -42,7 +45,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const durationSec = Number(process.env.BENCH_DURATION ?? 10);
   if (rounds < 3) throw new Error("BENCH_ROUNDS must be at least 3: the figures are medians over rounds");
-  const only = new Set((process.env.BENCH_ONLY ?? "lookup,ingest,reevaluate,scale,rss,cold_start").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "lookup,ingest,reevaluate,inventory,scale,rss,cold_start").split(",").map((s) => s.trim()));
   const buildStatus = build();
   const loadBefore = os.loadavg();
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-bench-"));
@@ -58,7 +61,8 @@ async function main(): Promise<void> {
   try {
     if (only.has("lookup")) record(await runLookupScenarios(pg, { rounds, durationSec, workDir }));
     if (only.has("ingest")) record([await runIngestScenario(pg, { rounds, workDir })]);
-    if (only.has("reevaluate")) record([await runReevaluateScenario(pg, { rounds, workDir })]);
+    if (only.has("reevaluate")) record(await runReevaluateScenario(pg, { rounds, workDir }));
+    if (only.has("inventory")) record([await runInventoryScenario(pg, { rounds, workDir })]);
     if (only.has("scale")) record([await runScaleScenario(pg, { rounds, workDir })]);
     if (only.has("rss")) record([await runIngestRssScenario(pg, { rounds, workDir })]);
   } finally {
