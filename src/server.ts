@@ -25,6 +25,7 @@ import { ChangeListener } from "./lookup/change-listener";
 import { DecisionLog } from "./lookup/decision-log";
 import { ComplianceLookup } from "./lookup/lookup-compliance";
 import { VerdictCache } from "./lookup/verdict-cache";
+import { StallGuard } from "./lookup/stall-guard";
 import { ServiceMetrics } from "./observability/metrics";
 import { ExceptionService } from "./policy/exception-service";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
@@ -95,9 +96,12 @@ export async function startService(config: Config, options: StartOptions = {}): 
     embedded = await startEmbeddedPostgres(config.dataDir, logger, { signalsHandledByCaller: options.handlesShutdownSignals });
     databaseUrl = embedded.url;
   }
-  const db = openDatabase({ url: databaseUrl, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs });
+  // LISTEN and session-level work need a direct connection; DATABASE_URL may be a transaction pooler (PgBouncer).
+  const listenUrl = config.databaseListenUrl ?? databaseUrl;
+  const pooled = listenUrl !== databaseUrl;
+  const db = openDatabase({ url: databaseUrl, directUrl: listenUrl, pooled, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs });
   await waitForDatabase(db, logger);
-  const applied = await migrate(db.pool);
+  const applied = await migrate(db.sessionPool);
   if (applied.length) logger.info({ applied }, "migrations applied");
   // Copies of reports stored before secret context was masked are masked once (a no-op query afterwards).
   await maskStoredCopies(db.pool, logger);
@@ -121,12 +125,23 @@ export async function startService(config: Config, options: StartOptions = {}): 
 
   const verdictCache = new VerdictCache(config.verdictCacheSize);
   const policyCache = new PolicyCache(db.pool);
+  // A replica that stood still (SIGSTOP, a paused VM) has not read the change notifications of that time yet: its
+  // first cache read after resuming clears both caches (src/lookup/stall-guard.ts).
+  const stallGuard = new StallGuard();
+  stallGuard.whenStalled(() => {
+    verdictCache.clear();
+    policyCache.invalidate();
+    logger.warn("this process stood still for a while: verdict and policy caches cleared");
+  });
+  verdictCache.stallCheck = () => stallGuard.check();
+  policyCache.stallCheck = () => stallGuard.check();
+  stallGuard.start();
   const metrics = new ServiceMetrics();
   // Metrics count lookups through the decision log's events (src/observability/events.ts).
   const decisionLog = new DecisionLog(db.pool, logger);
   metrics.collectFrom({ pool: db.pool, verdictCache, decisionLog });
   decisionLog.start();
-  const listener = new ChangeListener(databaseUrl, verdictCache, policyCache, logger);
+  const listener = new ChangeListener(listenUrl, verdictCache, policyCache, logger);
   await listener.start();
   // Same-transaction work of every verdict and policy change: features register their hooks here, before anything
   // below can change a verdict (src/policy/transaction-hooks.ts).
@@ -143,12 +158,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
     max: config.notifications.concurrency + 1,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: config.dbStatementTimeoutMs,
+    statement_timeout: pooled ? undefined : config.dbStatementTimeoutMs,
+    query_timeout: config.dbStatementTimeoutMs + 1000,
     application_name: "scan-registry-notifications",
     keepAlive: true,
   });
   notificationPool.on("error", () => undefined);
-  const deliverer = new NotificationDeliverer({ databaseUrl, pool: notificationPool, clock, logger, config: config.notifications, send: sendSettings });
+  const deliverer = new NotificationDeliverer({ databaseUrl: listenUrl, pool: notificationPool, clock, logger, config: config.notifications, send: sendSettings });
   await deliverer.start();
   metrics.collectNotificationBacklog(() => oldestPendingCreatedAt(db.pool), clock);
   metrics.collectRuntime(() => countRuntimeByClusterAndStatus(db.pool));
@@ -182,6 +198,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     config,
     logger,
     pool: db.pool,
+    sessionPool: db.sessionPool,
     prisma: db.prisma,
     clock,
     tokens,
@@ -246,6 +263,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
         server.closeIdleConnections();
       });
       clearInterval(pruneTimer);
+      stallGuard.stop();
       await historyPruner?.stop();
       await sweeper.stop();
       await deliverer.stop();

@@ -68,9 +68,10 @@ function buildProgram(setExit: (code: number) => void): Command {
       const config = loadConfig();
       if (!config.databaseUrl) throw new CliError("migrate: set DATABASE_URL (serve applies migrations itself on the embedded database)");
       const [{ openDatabase }, { migrate }] = await Promise.all([import("../db/database"), import("../db/migrator")]);
-      const db = openDatabase({ url: config.databaseUrl, poolSize: 1, connectionTimeoutMs: 10_000 });
+      // Migrations hold a session advisory lock: through DATABASE_LISTEN_URL's direct connection when it is set.
+      const db = openDatabase({ url: config.databaseUrl, directUrl: config.databaseListenUrl, pooled: config.databaseListenUrl !== undefined && config.databaseListenUrl !== config.databaseUrl, poolSize: 1, connectionTimeoutMs: 10_000 });
       try {
-        const applied = await migrate(db.pool);
+        const applied = await migrate(db.sessionPool);
         process.stdout.write(applied.length ? `applied: ${applied.join(", ")}\n` : "database is up to date\n");
       } finally {
         await db.close();

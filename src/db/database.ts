@@ -15,6 +15,11 @@ import { PrismaClient } from "../generated/prisma/client";
 export interface Database {
   pool: Pool;
   lookupPool: Pool;
+  /**
+   * Session-level work that a transaction pooler cannot carry (session advisory locks, migrations): connections to
+   * the direct URL (DATABASE_LISTEN_URL; the same database as `pool` when it is unset). At most 2 connections.
+   */
+  sessionPool: Pool;
   prisma: PrismaClient;
   close(): Promise<void>;
 }
@@ -28,6 +33,14 @@ export interface DatabaseOptions {
   /** The same for lookups and token checks, which must fail fast when the database is gone. */
   lookupConnectionTimeoutMs?: number;
   applicationName?: string;
+  /** A direct connection (not through a pooler) for session-level work; default `url`. */
+  directUrl?: string;
+  /**
+   * `url` is a transaction pooler (PgBouncer pool_mode=transaction): no session settings are sent at connect (PgBouncer
+   * refuses unknown startup parameters); statement timeouts are then the client-side query_timeout, and the server's
+   * own setting (docs/operations.md).
+   */
+  pooled?: boolean;
 }
 
 const LOOKUP_STATEMENT_TIMEOUT_MS = 2000;
@@ -58,31 +71,37 @@ export function openDatabase(options: DatabaseOptions): Database {
     application_name: options.applicationName ?? "scan-registry",
     keepAlive: true,
   };
-  const pool = new Pool(config);
+  const pooled = options.pooled === true;
+  const pool = new Pool(pooled ? { ...config, statement_timeout: undefined } : config);
   const lookupPool = new Pool({
     ...config,
     max: Math.max(2, Math.ceil(size / 2)),
     connectionTimeoutMillis: options.lookupConnectionTimeoutMs ?? 1000,
     // Admission has a 10 s webhook budget shared with everything else Kyverno does: a hung database must fail a
     // lookup in seconds, not after the 30 s that writes are allowed.
-    statement_timeout: LOOKUP_STATEMENT_TIMEOUT_MS,
+    statement_timeout: pooled ? undefined : LOOKUP_STATEMENT_TIMEOUT_MS,
     query_timeout: LOOKUP_STATEMENT_TIMEOUT_MS + 1000,
     application_name: `${config.application_name}-lookup`,
   });
+  const sessionPool = new Pool({ ...config, connectionString: options.directUrl ?? options.url, max: 2, application_name: `${config.application_name}-session` });
   // An idle client losing its connection (database restart) must not crash the process; the pool replaces it.
   pool.on("error", () => undefined);
   lookupPool.on("error", () => undefined);
+  sessionPool.on("error", () => undefined);
   guardCheckedOutClients(pool);
   guardCheckedOutClients(lookupPool);
+  guardCheckedOutClients(sessionPool);
   const prisma = prismaOver(pool);
   return {
     pool,
     lookupPool,
+    sessionPool,
     prisma,
     async close() {
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await lookupPool.end().catch(() => undefined);
+      await sessionPool.end().catch(() => undefined);
     },
   };
 }

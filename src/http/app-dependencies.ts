@@ -25,6 +25,8 @@ export interface AppDependencies {
   config: Config;
   logger: Logger;
   pool: Pool;
+  /** Direct connections for session-level advisory locks (DATABASE_LISTEN_URL); `pool` when absent. */
+  sessionPool?: Pool;
   prisma: PrismaClient;
   clock: () => Date;
   tokens: TokenService;

@@ -31,6 +31,8 @@ import { maskSecretContext } from "../formats/mask-secrets";
 
 export interface OperatorWebhookDependencies {
   pool: Pool;
+  /** Where the per-digest session advisory lock is taken: a direct connection (not through a transaction pooler). */
+  lockPool?: Pool | undefined;
   clock: () => Date;
   logger: Logger;
   /** As for uploads: answer once every replica has dropped the verdicts the report changed. */
@@ -71,7 +73,7 @@ export async function receiveOperatorWebhook(
   }
 
   const results: IngestResult[] = [];
-  for (const r of received) results.push(await withDigestLock(deps.pool, r.digest, () => ingestCombined(deps, r, request.uploadedBy, request.cluster)));
+  for (const r of received) results.push(await withDigestLock(deps.lockPool ?? deps.pool, r.digest, () => ingestCombined(deps, r, request.uploadedBy, request.cluster)));
   return { verb: verb ?? "update", results };
 }
 

@@ -42,6 +42,8 @@ export class VerdictCache {
    * probes the cache before Express does, and a miss there is looked up again by the Express route.
    */
   misses = 0;
+  /** Set by the composition root: a read after the process stood still clears the cache first (src/lookup/stall-guard.ts). */
+  stallCheck: (() => boolean) | null = null;
 
   constructor(
     private readonly maxEntries: number,
@@ -53,6 +55,7 @@ export class VerdictCache {
   }
 
   get(digest: string, nowMs: number): CachedAnswer | null {
+    if (this.stallCheck !== null && !this.stallCheck()) return null;
     const entry = this.enabled ? this.entries.get(digest) : undefined;
     if (!entry || (entry.validUntil !== null && entry.validUntil <= nowMs) || nowMs - entry.loadedAt > this.maxAgeMs) {
       if (entry) this.entries.delete(digest);

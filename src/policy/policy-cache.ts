@@ -8,6 +8,8 @@ export class PolicyCache {
   private loading: Promise<PolicyVersion> | null = null;
   /** Bumped by every invalidation: a load that started before one may have read the replaced policy. */
   private generation = 0;
+  /** As the verdict cache's: a read after the process stood still drops the cached policy first. */
+  stallCheck: (() => boolean) | null = null;
 
   constructor(
     private readonly pool: Pool,
@@ -15,6 +17,7 @@ export class PolicyCache {
   ) {}
 
   async get(nowMs = Date.now()): Promise<PolicyVersion> {
+    if (this.stallCheck !== null) this.stallCheck();
     if (this.current && nowMs - this.current.loadedAtMs <= this.maxAgeMs) return this.current.policy;
     if (!this.loading) {
       const generation = this.generation;

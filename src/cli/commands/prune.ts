@@ -20,7 +20,9 @@ export function register(program: Command): void {
       if (days === undefined) throw new CliError("prune: pass --older-than-days N or set RETENTION_SUPERSEDED_DAYS");
       const batchSize = opts.batchSize === undefined ? config.retention.batchSize : wholeNumber("--batch-size", opts.batchSize, 1000, 5000);
       const [{ openDatabase }, { pruneHistory }] = await Promise.all([import("../../db/database"), import("../../ingest/prune-history")]);
-      const db = openDatabase({ url: config.databaseUrl, poolSize: 1, connectionTimeoutMs: 10_000, applicationName: "scan-registry-prune" });
+      // DATABASE_LISTEN_URL set apart from DATABASE_URL: DATABASE_URL is a transaction pooler (no startup settings).
+      const pooled = config.databaseListenUrl !== undefined && config.databaseListenUrl !== config.databaseUrl;
+      const db = openDatabase({ url: config.databaseUrl, pooled, poolSize: 1, connectionTimeoutMs: 10_000, applicationName: "scan-registry-prune" });
       try {
         process.stderr.write(`pruning reports superseded and received more than ${days} days ago, ${batchSize} findings per statement…\n`);
         const outcome = await pruneHistory(db.pool, {

@@ -83,7 +83,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
     const { cluster } = parseOr422(operatorWebhookQuerySchema, req.query, "query");
     const json = parseJson(await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" }));
     const outcome = await receiveOperatorWebhook(
-      { pool: deps.pool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks },
+      { pool: deps.pool, lockPool: deps.sessionPool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks },
       { json, uploadedBy: req.principal?.name, cluster },
     );
     if (!("results" in outcome)) {
