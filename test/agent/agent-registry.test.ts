@@ -124,3 +124,21 @@ test("when the registry refuses the agent's token, then the agent logs the 401 a
   expect(await running("e2e-refused")).toEqual([]);
   expect(agent.stdout()).not.toContain("sr_not_a_real_token_000000000000");
 });
+
+test("when the agent labels namespaces against the real registry, then the label follows the violations GET /v1/violations reports", async () => {
+  const LABEL = "scan-registry.io/runtime-violations";
+  for (const ns of ["shop", "web"]) kube.addNamespace(ns);
+  kube.addPod(aPod({ namespace: "web", name: "front-7d4b9c-abcde", image: `${ALPINE}:3.10`, imageID: `${ALPINE}@${alpineDigest}` }));
+  kube.addPod(aPod({ namespace: "shop", name: "juice-6f7a8b-kkkkk", image: "bkimminich/juice-shop:v10.2.0", imageID: `docker.io/bkimminich/juice-shop@${juiceDigest}` }));
+  kube.addPod(aPod({ namespace: "shop", name: "cart-5c6d7e-lllll", image: "bkimminich/juice-shop:v10.2.0", imageID: `docker.io/bkimminich/juice-shop@${juiceDigest}` }));
+  agent = startCliProcess(["agent", "--cluster", "e2e-labels", "--label-namespaces", ...FAST], env());
+
+  await agent.waitFor("shop labelled with its two violations", () => kube.namespaceLabels("shop")?.[LABEL] === "2");
+  expect(kube.namespaceLabels("web")).not.toHaveProperty(LABEL);
+  expect((await openViolations("e2e-labels")).map((v) => `${v.namespace}/${v.name}`)).toEqual(["shop/cart", "shop/juice"]);
+
+  kube.deletePod("shop", "juice-6f7a8b-kkkkk");
+  await agent.waitFor("the count follows", () => kube.namespaceLabels("shop")?.[LABEL] === "1");
+  kube.deletePod("shop", "cart-5c6d7e-lllll");
+  await agent.waitFor("the label removed at 0", () => kube.namespaceLabels("shop") !== undefined && !(LABEL in kube.namespaceLabels("shop")!));
+});
