@@ -221,3 +221,152 @@ export function formatOpenVex(
     statements,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Import: OpenVEX not_affected statements → exceptions
+
+export type VexStatus = "not_affected" | "affected" | "fixed" | "under_investigation";
+
+/** An OpenVEX component as POST /v1/vex's schema has validated it. */
+export interface VexComponentInput {
+  "@id"?: string | undefined;
+  identifiers?: Record<string, string> | undefined;
+  hashes?: Record<string, string> | undefined;
+}
+
+export interface VexStatementInput {
+  vulnerability: { name: string; aliases?: string[] | undefined };
+  products?: Array<VexComponentInput & { subcomponents?: VexComponentInput[] | undefined }> | undefined;
+  status: VexStatus;
+  justification?: VexJustification | undefined;
+  impact_statement?: string | undefined;
+  status_notes?: string | undefined;
+  timestamp?: string | undefined;
+}
+
+export interface VexDocumentInput {
+  "@id": string;
+  author: string;
+  timestamp: string;
+  statements: VexStatementInput[];
+}
+
+export type VexScope = { repository: string | null; imageDigest: string | null };
+
+/** A statement's product the registry cannot turn into an exception's scope, and why (never guessed). */
+export interface UnplacedProduct {
+  path: string;
+  vulnerability_id: string;
+  product: string | null;
+  reason: string;
+}
+
+/** A statement that is (for some scope) superseded or not a not_affected one: reported, no exception made. */
+export interface SkippedStatement {
+  path: string;
+  vulnerability_id: string;
+  status: VexStatus;
+  reason: string;
+}
+
+export interface VexGrant {
+  vulnerabilityId: string;
+  repository: string | null;
+  imageDigest: string | null;
+  justification: VexJustification | null;
+  reason: string;
+  /** Where in the document it came from (statements.N.products.M). */
+  path: string;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const REPOSITORY = /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
+
+/**
+ * The scope a product names, or why it names none:
+ * - `pkg:oci/<name>@<digest>[?…]`: that digest (qualifiers are then redundant);
+ * - `pkg:oci/<name>?repository_url=<registry/path>`: that repository (the name must be its last segment);
+ * - `*`: everywhere — the registry's own spelling of "every product", which OpenVEX has none for;
+ * - anything else (another purl type: a package; an oci purl with neither digest nor repository_url, or with a tag
+ *   or arch but no digest; subcomponents, which would narrow the statement to packages that an exception, covering
+ *   every package of an image, cannot express) is reported back.
+ */
+export function placeProduct(product: VexComponentInput & { subcomponents?: VexComponentInput[] | undefined }): { scope: VexScope } | { reason: string } {
+  if ((product.subcomponents?.length ?? 0) > 0)
+    return { reason: "the statement is limited to subcomponents (packages); an exception covers every package of an image, so it would say more than the statement" };
+  const id = product["@id"] ?? product.identifiers?.purl;
+  if (id === undefined) return { reason: "the product has no @id or purl identifier" };
+  if (id === "*") return { scope: { repository: null, imageDigest: null } };
+  const purl = parsePurl(id);
+  if (!purl) return { reason: "the product is not a package URL (pkg:oci/…)" };
+  if (purl.type !== "oci") return { reason: `a pkg:${purl.type} purl names a package, not an image; name the image as pkg:oci/<name>@<digest>?repository_url=<registry/path>` };
+  const url = purl.qualifiers.get("repository_url");
+  const repository = url === undefined ? null : repositoryFromRepositoryUrl(url);
+  if (repository !== null && (!REPOSITORY.test(repository) || repository.slice(repository.lastIndexOf("/") + 1) !== purl.name.toLowerCase()))
+    return { reason: "repository_url is not a repository whose last path segment is the purl's name" };
+  if (purl.version !== "") {
+    if (!DIGEST.test(purl.version)) return { reason: "the purl's version is not an image digest (sha256:…)" };
+    return { scope: { repository: null, imageDigest: purl.version } };
+  }
+  if (repository === null) return { reason: "a pkg:oci purl without a digest or a repository_url names no image or repository here" };
+  const narrowing = [...purl.qualifiers.keys()].filter((k) => k !== "repository_url");
+  if (narrowing.length > 0) return { reason: `without a digest, the qualifiers ${narrowing.join(", ")} narrow the repository to images the registry cannot tell apart` };
+  return { scope: { repository, imageDigest: null } };
+}
+
+/**
+ * Which exceptions a document asks for. Statements are taken in time order (their timestamp, else the document's)
+ * and, for each vulnerability ID (its name and aliases, as Trivy matches them) and scope, the latest decides, as Trivy
+ * and go-vex do: an exception is made only where that latest statement is not_affected.
+ */
+export function planVexImport(doc: VexDocumentInput, normalizeId: (id: string) => string | null): {
+  grants: VexGrant[];
+  unplaced: UnplacedProduct[];
+  skipped: SkippedStatement[];
+} {
+  const docTime = Date.parse(doc.timestamp);
+  const ordered = doc.statements
+    .map((s, i) => ({ s, i, t: s.timestamp ? Date.parse(s.timestamp) : docTime }))
+    .sort((a, b) => a.t - b.t || a.i - b.i);
+  const unplaced: UnplacedProduct[] = [];
+  const latest = new Map<string, { s: VexStatementInput; path: string; id: string; scope: VexScope; statementIndex: number }>();
+  const superseded: SkippedStatement[] = [];
+  for (const { s, i } of ordered) {
+    const ids = [...new Set([s.vulnerability.name, ...(s.vulnerability.aliases ?? [])].map((v) => normalizeId(v)).filter((v): v is string => v !== null))];
+    const products = s.products ?? [];
+    if (products.length === 0) {
+      for (const id of ids) unplaced.push({ path: `statements.${i}.products`, vulnerability_id: id, product: null, reason: "the statement names no product; name an image (pkg:oci purl) or * for everywhere" });
+      continue;
+    }
+    products.forEach((p, j) => {
+      const path = `statements.${i}.products.${j}`;
+      const placed = placeProduct(p);
+      if ("reason" in placed) {
+        if (s.status === "not_affected")
+          for (const id of ids) unplaced.push({ path, vulnerability_id: id, product: p["@id"] ?? p.identifiers?.purl ?? null, reason: placed.reason });
+        return;
+      }
+      for (const id of ids) {
+        const key = `${id}\u0000${placed.scope.repository ?? ""}\u0000${placed.scope.imageDigest ?? ""}`;
+        const before = latest.get(key);
+        if (before)
+          superseded.push({ path: `statements.${before.statementIndex}`, vulnerability_id: id, status: before.s.status, reason: `superseded by the later statements.${i}` });
+        latest.set(key, { s, path, id, scope: placed.scope, statementIndex: i });
+      }
+    });
+  }
+  const grants: VexGrant[] = [];
+  const skipped: SkippedStatement[] = [...superseded];
+  for (const { s, path, id, scope, statementIndex } of latest.values()) {
+    if (s.status !== "not_affected") {
+      skipped.push({ path: `statements.${statementIndex}`, vulnerability_id: id, status: s.status, reason: `the latest statement is ${s.status}: only not_affected becomes an exception` });
+      continue;
+    }
+    const reason =
+      s.impact_statement?.trim() ||
+      s.status_notes?.trim() ||
+      `OpenVEX ${doc["@id"]}: not_affected${s.justification ? ` (${s.justification})` : ""}`;
+    grants.push({ vulnerabilityId: id, repository: scope.repository, imageDigest: scope.imageDigest, justification: s.justification ?? null, reason: reason.slice(0, 2000), path });
+  }
+  return { grants, unplaced, skipped };
+}

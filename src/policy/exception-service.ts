@@ -16,7 +16,16 @@ import { inTransaction, lockPolicyExclusively } from "../db/queryable";
 import { badRequest, invalid, notFound } from "../domain/errors";
 import { isDigest, parseImageReference } from "../domain/image-reference";
 import { repositoryMatchesGlob } from "../domain/repository-glob";
-import { formatOpenVex, formatTrivyIgnore, type ExportTarget, type OpenVexDocument } from "../domain/vex";
+import {
+  formatOpenVex,
+  formatTrivyIgnore,
+  planVexImport,
+  type ExportTarget,
+  type OpenVexDocument,
+  type SkippedStatement,
+  type UnplacedProduct,
+  type VexDocumentInput,
+} from "../domain/vex";
 import { reevaluateCounting, type PolicyUseCaseDependencies, type ReevaluationOutcome } from "./policy-service";
 import { propagatePolicyChange } from "./propagate-change";
 import { NO_HOOKS, type TransactionHooks } from "./transaction-hooks";
@@ -135,6 +144,60 @@ export class ExceptionService {
       target,
       body: formatOpenVex(rows, kinds, { target, generatedAt: now, tooling: "scan-registry", documentId: `urn:scan-registry:vex:${identity}` }),
     };
+  }
+
+  /**
+   * An OpenVEX document's not_affected statements as exceptions (docs/vex.md): each statement's products placed as
+   * a digest, a repository or everywhere; those it cannot place reported back, never guessed; statements an
+   * exception in force already covers (same ID and scope) reported as existing. Everything it makes is granted in one
+   * transaction with its re-evaluation, outbox events and cache drops (createAll), or nothing is.
+   */
+  async importVex(
+    doc: VexDocumentInput,
+    by: string,
+    expiresAt: Date | null,
+    normalizeId: (id: string) => string | null,
+  ): Promise<
+    {
+      created: ExceptionRow[];
+      existing: Array<{ path: string; vulnerability_id: string; exception_id: string }>;
+      unplaced: UnplacedProduct[];
+      skipped: SkippedStatement[];
+    } & ReevaluationOutcome
+  > {
+    const plan = planVexImport(doc, normalizeId);
+    const now = this.clock();
+    const active = await listExceptions(this.pool, { state: "active" }, now);
+    // An exception in force, lasting at least as long, whose scope covers the statement's covers the statement already.
+    const lasting = active.filter((e) => e.expires_at === null || (expiresAt !== null && e.expires_at.getTime() >= expiresAt.getTime()));
+    const digests = [...new Set(plan.grants.map((g) => g.imageDigest).filter((d): d is string => d !== null))];
+    const repositoryOf = new Map((await findImageScans(this.pool, digests)).map((s) => [s.image_digest, s.repository]));
+    const covers = (e: ExceptionRow, g: (typeof plan.grants)[number]): boolean => {
+      if (e.vulnerability_id !== g.vulnerabilityId) return false;
+      if (e.image_digest !== null && e.image_digest !== g.imageDigest) return false;
+      if (e.repository === null) return true;
+      const repository = g.imageDigest !== null ? (repositoryOf.get(g.imageDigest) ?? null) : g.repository;
+      return repository !== null && repositoryMatchesGlob(repository, e.repository);
+    };
+    const existing: Array<{ path: string; vulnerability_id: string; exception_id: string }> = [];
+    const fresh: NewException[] = [];
+    for (const g of plan.grants) {
+      const found = lasting.find((e) => covers(e, g));
+      if (found) existing.push({ path: g.path, vulnerability_id: g.vulnerabilityId, exception_id: found.id });
+      else
+        fresh.push({
+          vulnerabilityId: g.vulnerabilityId,
+          repository: g.repository,
+          imageDigest: g.imageDigest,
+          reason: g.reason,
+          justification: g.justification,
+          expiresAt,
+          createdBy: by,
+          requestedBy: `OpenVEX: ${doc.author}`.slice(0, 200),
+        });
+    }
+    const outcome = fresh.length > 0 ? await this.createAll(fresh) : { rows: [], reevaluated: 0, changed: 0 };
+    return { created: outcome.rows, existing, unplaced: plan.unplaced, skipped: plan.skipped, reevaluated: outcome.reevaluated, changed: outcome.changed };
   }
 
   /** A digest, a reference with a digest, or a tag that a stored report names → the digest. */

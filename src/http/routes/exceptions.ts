@@ -4,7 +4,8 @@ import type { ExceptionRow } from "../../policy/exception-service";
 import type { ReevaluationOutcome } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { exceptionCreateBodySchema, exceptionExportQuerySchema, exceptionIdSchema, exceptionListQuerySchema } from "../policy-schemas";
+import { exceptionCreateBodySchema, exceptionExportQuerySchema, exceptionIdSchema, exceptionListQuerySchema, normalizeVulnerabilityId } from "../policy-schemas";
+import { VEX_BODY_LIMIT, vexDocumentSchema, vexImportQuerySchema, vexImportResponseSchema } from "../vex-schemas";
 import { parseJson, readBody } from "../read-body";
 import { parseOr400, parseOr422, withFieldPrefix } from "../validate";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -70,6 +71,28 @@ export function exceptionsRouter(deps: AppDependencies): Router {
     res.status(201).location(`/v1/exceptions/${created.id}`).json(changeAnswer(created));
   });
 
+  router.post("/v1/vex", canWrite, async (req, res) => {
+    const query = parseOr422(vexImportQuerySchema, req.query, "query");
+    const doc = parseOr422(vexDocumentSchema, parseJson(await readBody(req, VEX_BODY_LIMIT)), "body");
+    const by = req.principal?.name ?? "unknown";
+    const result = await withFieldPrefix("query", () =>
+      exceptions.importVex(doc, by, query.expires_at ? new Date(query.expires_at) : null, normalizeVulnerabilityId),
+    );
+    deps.logger.info(
+      { document: doc["@id"], by, created: result.created.length, existing: result.existing.length, unplaced: result.unplaced.length, changed: result.changed },
+      "OpenVEX document imported",
+    );
+    res.status(result.created.length > 0 ? 201 : 200).json({
+      document: doc["@id"],
+      created: result.created.map(exceptionAnswer),
+      existing: result.existing,
+      unplaced: result.unplaced,
+      skipped: result.skipped,
+      reevaluated: result.reevaluated,
+      changed: result.changed,
+    });
+  });
+
   router.delete("/v1/exceptions/:id", canWrite, async (req, res) => {
     const { id } = parseOr400(exceptionIdSchema, req.params, "path");
     const revoked = await exceptions.revoke(id, req.principal?.name ?? "unknown");
@@ -115,6 +138,22 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
     ...authenticated("policy:write"),
     request: { body: jsonBody(exceptionCreateBodySchema) },
     responses: { 201: jsonResponse("The stored exception", exceptionChangeResponseSchema), ...problems(400, 401, 403, 422, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/v1/vex",
+    tags: ["Policy"],
+    summary: "Import an OpenVEX document: its not_affected statements become exceptions, in one transaction",
+    description:
+      "Scope from each product: pkg:oci purl with a digest → that image; with repository_url only → that repository; `*` → everywhere. " +
+      "Products it cannot place are reported in `unplaced`, never guessed. 201 when exceptions were made, 200 when none was. See docs/vex.md.",
+    ...authenticated("policy:write"),
+    request: { query: vexImportQuerySchema, body: jsonBody(vexDocumentSchema) },
+    responses: {
+      201: jsonResponse("Exceptions were made", vexImportResponseSchema),
+      200: jsonResponse("Nothing new to make", vexImportResponseSchema),
+      ...problems(400, 401, 403, 413, 422, 503),
+    },
   });
   registry.registerPath({
     method: "delete",
