@@ -39,11 +39,11 @@ export function rawFindingCount(format: ReportFormat, json: unknown): number {
 }
 
 /** 413 `too_many_findings`, naming MAX_REPORT_FINDINGS: nothing of the report is stored. */
-export function tooManyFindings(count: number, limit: number): DomainError {
+export function tooManyFindings(count: number, limit: number, atLeast = false): DomainError {
   return new DomainError(
     "too_large",
     "too_many_findings",
-    `The report holds ${count} findings; this service accepts at most ${limit} per report (MAX_REPORT_FINDINGS). ` +
+    `The report holds ${atLeast ? "at least " : ""}${count} findings; this service accepts at most ${limit} per report (MAX_REPORT_FINDINGS). ` +
       "Nothing was stored. Split the scan (for example one report per image, or per target with `trivy image --scanners`), " +
       "or raise MAX_REPORT_FINDINGS if the replicas have the memory for it (docs/operations.md).",
     undefined,

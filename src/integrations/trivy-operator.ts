@@ -20,11 +20,12 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { withSessionAdvisoryLock } from "../db/queryable";
 import { findLatestOperatorRawReport, markOperatorReportsDeleted } from "../db/report-repository";
-import { invalid } from "../domain/errors";
+import { invalid, type DomainError } from "../domain/errors";
 import { parseImageReference } from "../domain/image-reference";
 import type { DecodedReport } from "../domain/report";
 import { decodeOperatorResource, unwrapOperatorPayload } from "../formats";
 import { combineImageReports, resourcePath } from "../formats/trivy-operator";
+import { rawFindingCount, tooManyFindings } from "../formats/finding-count";
 import { ingestReport, type IngestDependencies, type IngestResult } from "../ingest/ingest-report";
 import { canonicalJson } from "./canonical-json";
 import { maskSecretContext } from "../formats/mask-secrets";
@@ -38,6 +39,8 @@ export interface OperatorWebhookDependencies {
   /** As for uploads: answer once every replica has dropped the verdicts the report changed. */
   changes?: IngestDependencies["changes"];
   transactionHooks?: IngestDependencies["transactionHooks"];
+  /** MAX_REPORT_FINDINGS, for the payload and for each image's combined report (413 too_many_findings). */
+  maxFindings?: number | undefined;
 }
 
 export type OperatorWebhookOutcome =
@@ -60,6 +63,11 @@ export async function receiveOperatorWebhook(
   request: { json: unknown; uploadedBy?: string | undefined; cluster?: string | undefined },
 ): Promise<OperatorWebhookOutcome> {
   const { verb, resources } = unwrapOperatorPayload(request.json);
+  // Counted on the raw JSON before any resource is validated (which copies every entry), as uploads are.
+  if (deps.maxFindings !== undefined && (verb ?? "").toLowerCase() !== "delete") {
+    const count = rawFindingCount("trivy-operator", request.json);
+    if (count > deps.maxFindings) throw refusedAsTooLarge(deps.logger, tooManyFindings(count, deps.maxFindings), resources.length);
+  }
   const received = resources.map((resource, i) => identify(deps.logger, resource, resourcePath(request.json, i)));
 
   if ((verb ?? "").toLowerCase() === "delete") {
@@ -103,12 +111,21 @@ async function ingestCombined(deps: OperatorWebhookDependencies, incoming: Recei
   maskSecretContext(incoming.resource);
   const resources = [incoming.resource, ...others.map((r) => r.resource)];
   const reports = [incoming.report, ...others.map((r) => r.report)];
+  const combined = reports.reduce((n, r) => n + r.findings.length, 0);
+  if (deps.maxFindings !== undefined && combined > deps.maxFindings)
+    throw refusedAsTooLarge(deps.logger, tooManyFindings(combined, deps.maxFindings), 1, incoming.name);
   const items = resources.sort((a, b) => String(a.kind).localeCompare(String(b.kind)));
   const bytes = Buffer.from(canonicalJson({ apiVersion: "v1", kind: "List", items }), "utf8");
   return ingestReport(
     { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
     { bytes, report: combineImageReports(reports), digests: [incoming.digest], source: "trivy-operator", uploadedBy, cluster },
   );
+}
+
+/** The operator does not read answers: a refusal is also logged, naming what was refused. */
+function refusedAsTooLarge(logger: Logger, error: DomainError, resources: number, resource?: string): DomainError {
+  logger.warn({ resource, resources, ...error.extra }, "trivy-operator report refused: more findings than MAX_REPORT_FINDINGS");
+  return error;
 }
 
 function groupOf(r: { resource: Record<string, unknown> }): Received["group"] {

@@ -15,7 +15,7 @@ import {
   operatorDeleteResponseSchema,
 } from "../integration-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
-import { parseJson, readBody } from "../read-body";
+import { parseJson, parseReportJson, readBody } from "../read-body";
 import { clusterNameSchema, uploadResponseSchema } from "../schemas";
 import { DEFAULT_CLUSTER } from "../../domain/workload";
 import { parseOr422 } from "../validate";
@@ -40,7 +40,17 @@ export function integrationsRouter(deps: AppDependencies): Router {
     if (!deps.ecr) throw new DomainError("unavailable", "ecr_not_configured", "The ECR integration is not available in this service.");
     return deps.ecr;
   };
-  const importDeps = () => ({ pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks, clients: ecr().clients, passTagger: ecr().passTagger });
+  const importDeps = () => ({
+    pool: deps.pool,
+    clock: deps.clock,
+    changes: deps.changes,
+    transactionHooks: deps.transactionHooks,
+    clients: ecr().clients,
+    passTagger: ecr().passTagger,
+    // The same cap and memory budget as uploads: an image's findings are a report however they arrive.
+    maxFindings: deps.config.maxReportFindings,
+    admission: deps.ingestAdmission,
+  });
 
   router.post("/v1/integrations/ecr/import", write, async (req: Request, res: Response) => {
     const body = parseOr422(ecrImportBodySchema, parseJson(await readBody(req, SMALL_BODY_BYTES)), "body");
@@ -81,10 +91,21 @@ export function integrationsRouter(deps: AppDependencies): Router {
 
   router.post("/v1/integrations/trivy-operator", write, async (req: Request, res: Response) => {
     const { cluster } = parseOr422(operatorWebhookQuerySchema, req.query, "query");
-    const json = parseJson(await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" }));
-    const outcome = await receiveOperatorWebhook(
-      { pool: deps.pool, lockPool: deps.sessionPool, clock: deps.clock, logger: deps.logger, changes: deps.changes, transactionHooks: deps.transactionHooks },
-      { json, uploadedBy: req.principal?.name, cluster },
+    const bytes = await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" });
+    // As for POST /v1/reports: parsed (a slice at a time when large) and ingested only within the memory budget.
+    const outcome = await deps.ingestAdmission.run(bytes.length, async () =>
+      receiveOperatorWebhook(
+        {
+          pool: deps.pool,
+          lockPool: deps.sessionPool,
+          clock: deps.clock,
+          logger: deps.logger,
+          changes: deps.changes,
+          transactionHooks: deps.transactionHooks,
+          maxFindings: deps.config.maxReportFindings,
+        },
+        { json: await parseReportJson(bytes), uploadedBy: req.principal?.name, cluster },
+      ),
     );
     if (!("results" in outcome)) {
       res.json(outcome);
@@ -98,7 +119,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
   return router;
 }
 
-const ECR_PROBLEMS = [401, 403, 404, 409, 422, 502, 503];
+const ECR_PROBLEMS = [401, 403, 404, 409, 413, 422, 502, 503];
 
 export const registerOpenApi = (registry: OpenAPIRegistry): void => {
   registry.registerPath({
@@ -150,7 +171,9 @@ export const registerOpenApi = (registry: OpenAPIRegistry): void => {
       "The image is report.artifact.digest (422 `missing_digest` without it, also logged). A vulnerability report and a " +
       "secret report of one digest are combined into one report. verb=delete marks the digest's operator reports deleted " +
       "and keeps the verdict. The labels trivy-operator.resource.{kind,name,namespace} and trivy-operator.container.name " +
-      "record where the image runs, in the cluster named by ?cluster= (these never mark other containers gone).",
+      "record where the image runs, in the cluster named by ?cluster= (these never mark other containers gone). " +
+      "MAX_REPORT_FINDINGS bounds the payload and each combined report (413 too_many_findings); the body is admitted " +
+      "against the ingest memory budget like an upload (503 ingest_busy with Retry-After).",
     ...authenticated("reports:write"),
     request: { query: operatorWebhookQuerySchema, body: jsonBody(z.unknown(), "The operator's webhook body") },
     responses: {
