@@ -90,18 +90,20 @@ export async function listRunningWorkloads(
        AND ($5::text IS NULL OR EXISTS (
          SELECT 1 FROM image_scans s JOIN findings f ON f.report_id = s.latest_report_id
          WHERE s.image_digest = r.image_digest AND f.vulnerability_id = $5))
-       AND ($6::text IS NULL OR (r.cluster, r.namespace, r.kind, r.name, r.container, r.workload_container_id)
-         > ($6::text, $7::text, $8::text, $9::text, $10::text, $11::bigint))
+       ${after ? "AND (r.cluster, r.namespace, r.kind, r.name, r.container, r.workload_container_id) > ($7::text, $8::text, $9::text, $10::text, $11::text, $12::bigint)" : ""}
      ORDER BY r.cluster, r.namespace, r.kind, r.name, r.container, r.workload_container_id
-     LIMIT $12`,
+     LIMIT $6`,
+    // The keyset condition is left out of the first page's statement (not `$7 IS NULL OR …`): a row comparison
+    // without an OR is an index condition on workload_containers_running_order_idx, so a deep page starts where the
+    // previous one ended instead of filtering every row before it.
     [
       filter.cluster ?? null,
       filter.namespace ?? null,
       filter.status ?? null,
       filter.repository ?? null,
       filter.vulnerabilityId ?? null,
-      ...(after ?? [null, null, null, null, null, null]),
       filter.limit + 1,
+      ...(after ?? []),
     ],
   );
   const more = rows.length > filter.limit;
@@ -173,15 +175,15 @@ export async function listViolations(
        AND ($2::text IS NULL OR v.cluster = $2)
        AND ($3::text IS NULL OR v.namespace = $3)
        AND ($4::text IS NULL OR v.image_digest = $4)
-       AND ($5::bigint IS NULL OR v.id < $5)
-     ORDER BY v.id DESC LIMIT $6`,
+       ${filter.cursor === undefined ? "" : "AND v.id < $6::bigint"}
+     ORDER BY v.id DESC LIMIT $5`,
     [
       filter.state,
       filter.cluster ?? null,
       filter.namespace ?? null,
       filter.imageDigest ?? null,
-      filter.cursor === undefined ? null : decodeViolationCursor(filter.cursor),
       filter.limit + 1,
+      ...(filter.cursor === undefined ? [] : [decodeViolationCursor(filter.cursor)]),
     ],
   );
   const more = rows.length > filter.limit;
