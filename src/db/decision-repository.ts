@@ -94,6 +94,20 @@ function decodeCursor(cursor: string): string {
   return m[1]!;
 }
 
+/** The decisions matching a filter, newest first, without paging: what the dashboard's export reads through a cursor. */
+export function decisionsQuery(filter: Omit<DecisionFilter, "limit" | "cursor">): { sql: string; params: unknown[] } {
+  return {
+    sql: `SELECT ${DECISION_COLUMNS} FROM admission_decisions
+     WHERE ($1::text IS NULL OR image_digest = $1)
+       AND ($2::boolean IS NULL OR is_compliant = $2)
+       AND ($3::text IS NULL OR namespace = $3)
+       AND ($4::timestamptz IS NULL OR decided_at >= $4)
+       AND ($5::timestamptz IS NULL OR decided_at < $5)
+     ORDER BY admission_decisions.id DESC`,
+    params: [filter.imageDigest ?? null, filter.isCompliant ?? null, filter.namespace ?? null, filter.since ?? null, filter.until ?? null],
+  };
+}
+
 /**
  * One page of the admission decision log, newest first (in the order the decisions were recorded). The ORDER BY
  * names the table's column: a bare `id` would be the text alias of the select list, and text order ("9" > "10")

@@ -125,6 +125,18 @@ export async function listCurrentFindingsPage(
   return { rows: rows.map(({ total: _total, ...row }) => row), total };
 }
 
+/** The sorted findings statement without paging or total: what the dashboard's findings export reads through a cursor. */
+export function currentFindingsSortedQuery(digest: string, filter: FindingFilter & { sort: FindingSort }): { sql: string; params: unknown[] } {
+  const params: unknown[] = [digest];
+  const where = findingConditions(filter, params);
+  return {
+    sql: `SELECT ${FINDING_COLUMNS}, v.cvss_score::float8 AS cvss_score
+     FROM current_findings f LEFT JOIN vulnerabilities v ON v.id = f.vulnerability_id
+     WHERE ${where.join(" AND ")} ORDER BY ${ORDER_BY[filter.sort]}`,
+    params,
+  };
+}
+
 /** Distinct vulnerability IDs of the image's current report that no exception covers yet, most severe first. */
 export async function listUnexceptedVulnerabilityIds(q: Queryable, digest: string, limit = 200): Promise<Array<{ id: string; severity: string }>> {
   const { rows } = await q.query<{ id: string; severity: string }>(

@@ -230,7 +230,17 @@ export function imageOrderBy(sort: ImageSort): string {
   return `${SORT_COLUMN[sort.field]} ${sort.order === "desc" ? "DESC" : "ASC"} NULLS LAST, ${RISK_TIE}`;
 }
 
-/** One sorted page of images at `offset` (the dashboard's list and its CSV export); `more` says whether rows follow. */
+/** The sorted list's statement without paging: what the dashboard's exports read through a cursor. */
+export function imageScansSortedQuery(filter: ImageScanFilter & { sort: ImageSort }): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const where = imageConditions(filter, params);
+  return {
+    sql: `SELECT ${IMAGE_SCAN_COLUMNS} FROM image_scans ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY ${imageOrderBy(filter.sort)}`,
+    params,
+  };
+}
+
+/** One sorted page of images at `offset` (the dashboard's list); `more` says whether rows follow. */
 export async function listImageScansSorted(
   q: Queryable,
   filter: ImageScanFilter & { sort: ImageSort; offset: number; limit: number },

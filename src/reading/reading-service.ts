@@ -1,15 +1,19 @@
 import type { Pool } from "pg";
-import { listDecisions, listLatestImageDecisions, type DecisionFilter } from "../db/decision-repository";
+import { decisionsQuery, listDecisions, listLatestImageDecisions, type DecisionFilter, type DecisionRow } from "../db/decision-repository";
+import { streamQuery } from "../db/export-cursor";
 import {
+  currentFindingsSortedQuery,
   listCurrentFindings,
   listCurrentFindingsPage,
   listUnexceptedVulnerabilityIds,
   type FindingFilter,
+  type FindingPageRow,
   type FindingSort,
 } from "../db/finding-repository";
 import {
   findImageScan,
   findImageScans,
+  imageScansSortedQuery,
   listImageScans,
   listImageScansSorted,
   listRepositories,
@@ -33,8 +37,10 @@ import {
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { listRepositoriesWithImages } from "../db/repository-read-model";
 import {
+  fleetVulnerabilityQuery,
   listFleetVulnerabilities,
   type FleetVulnerabilityFilter,
+  type FleetVulnerabilityRow,
   type FleetVulnerabilitySort,
 } from "../db/vulnerability-fleet-read-model";
 import { gone, notFound } from "../domain/errors";
@@ -109,6 +115,26 @@ export class ReadingService {
   /** A vulnerability and one page of the images that have it now, by repository then digest. */
   vulnerability(id: string, page: { limit: number; after?: AffectedImageKey | undefined }) {
     return findVulnerabilityWithImages(this.deps.pool, id, page);
+  }
+
+  /**
+   * Exports (the dashboard's CSV and JSON downloads): the same filters and order as the pages, read through one
+   * server-side cursor a batch at a time; `onBatch` writes each batch and answers false to stop.
+   */
+  streamImages(filter: ImageScanFilter & { sort: ImageSort }, onBatch: (rows: ImageScanRow[]) => Promise<boolean>) {
+    return streamQuery(this.deps.pool, imageScansSortedQuery(filter), onBatch);
+  }
+
+  streamImageFindings(digest: string, filter: FindingFilter & { sort: FindingSort }, onBatch: (rows: FindingPageRow[]) => Promise<boolean>) {
+    return streamQuery(this.deps.pool, currentFindingsSortedQuery(digest, filter), onBatch);
+  }
+
+  streamFleetVulnerabilities(filter: FleetVulnerabilityFilter, sort: FleetVulnerabilitySort, now: Date, onBatch: (rows: FleetVulnerabilityRow[]) => Promise<boolean>) {
+    return streamQuery(this.deps.pool, fleetVulnerabilityQuery(filter, sort, now), onBatch);
+  }
+
+  streamDecisions(filter: Omit<DecisionFilter, "limit" | "cursor">, onBatch: (rows: DecisionRow[]) => Promise<boolean>) {
+    return streamQuery(this.deps.pool, decisionsQuery(filter), onBatch);
   }
 
   /** A page of repositories with their newest digests, tags and verdicts (the dashboard's /ui/repositories). */

@@ -5,6 +5,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { AppDependencies } from "../http/app-dependencies";
 import { toProblem } from "../http/problem";
 import { html } from "./html";
+import { registerDecisions } from "./pages/decisions";
 import { registerExceptions } from "./pages/exceptions";
 import { registerNotifications } from "./pages/notifications";
 import { registerImageDetail } from "./pages/image-detail";
@@ -85,6 +86,7 @@ export function uiRouter(deps: AppDependencies): Router {
   registerRunning(router, ui);
   registerPolicy(router, ui);
   registerExceptions(router, ui);
+  registerDecisions(router, ui);
   registerIncidents(router, ui);
   registerNotifications(router, ui);
 

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from "express";
 import type { ImageScanRow } from "../../db/image-scan-repository";
-import { FINDING_SORTS, type FindingSort } from "../../db/finding-repository";
+import { FINDING_SORTS, type FindingPageRow, type FindingSort } from "../../db/finding-repository";
 import { sendRawReport } from "../../http/send-raw-report";
 import { notFound } from "../../domain/errors";
 import { isDigest } from "../../domain/image-reference";
@@ -14,9 +14,19 @@ import { notice } from "../views/components";
 import { imagePage, type FindingQuery } from "../views/image-view";
 import { incidentMentions } from "../views/incident-view";
 import { layout } from "../views/layout";
+import { exportFormat, sendExport, type ExportSpec } from "../views/export";
 import { runningSection } from "../views/running-view";
 
 const FINDINGS_PAGE = 100;
+
+/** An image's findings export: the API's finding fields plus the CVSS score, in the table's order. */
+const FINDINGS_EXPORT: ExportSpec<FindingPageRow> = {
+  name: "findings",
+  columns: ["vulnerability_id", "severity", "cvss_score", "kind", "pkg_name", "pkg_type", "installed_version", "fixed_version", "status",
+    "target", "class", "purl", "title", "excepted"],
+  values: (f) => [f.vulnerability_id, f.severity, f.cvss_score, f.kind, f.pkg_name, f.pkg_type, f.installed_version, f.fixed_version, f.status,
+    f.target, f.class, f.purl, f.title, f.excepted],
+};
 const RUNNING_SHOWN = 50;
 
 function parseFindingQuery(req: Request): FindingQuery {
@@ -90,7 +100,22 @@ export function registerImageDetail(router: Router, ui: UiContext): void {
     sendPage(res, layout(ctx, { title: image.repository ?? digest, section: "images", notices }, withIncidents), extra.status);
   };
 
-  router.get("/ui/images/:digest", (req, res) => render(req, res));
+  router.get("/ui/images/:digest", async (req, res) => {
+    const format = exportFormat(queryValue(req, "format"));
+    if (!format) return render(req, res);
+    // The findings table's export: the same filters and sort as the table, every page of it.
+    const digest = String(req.params.digest);
+    await loadImage(ui, digest);
+    const fq = parseFindingQuery(req);
+    await sendExport(res, format, ui.deps.clock(), { ...FINDINGS_EXPORT, name: `findings-${digest.slice(7, 19)}` }, (onBatch) =>
+      ui.deps.reading.streamImageFindings(digest, {
+        severities: fq.severity ? [fq.severity] : undefined,
+        kind: fq.kind,
+        fixable: fq.fixable === undefined ? undefined : fq.fixable === "yes",
+        sort: fq.sort,
+      }, onBatch),
+    );
+  });
 
   router.post("/ui/images/:digest/exceptions", verifyCsrf, requireUiScope("policy:write"), async (req, res) => {
     const digest = String(req.params.digest);

@@ -1,11 +1,11 @@
-import type { Request, Response, Router } from "express";
-import { IMAGE_SORTS, type ImageSort, type ImageSortField } from "../../db/image-scan-repository";
+import type { Request, Router } from "express";
+import { IMAGE_SORTS, type ImageScanRow, type ImageSort, type ImageSortField } from "../../db/image-scan-repository";
 import { STATUSES } from "../../domain/verdict";
 import { href, html, type SafeHtml } from "../html";
 import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
 import { pager, severityBar, statusBadge, statusLabel } from "../views/components";
 import { shortDigest, time } from "../views/format";
-import { csvLine } from "../views/csv";
+import { exportFormat, sendExport, type ExportSpec } from "../views/export";
 import { layout } from "../views/layout";
 
 const PAGE_SIZE = 50;
@@ -35,7 +35,9 @@ export function imageListQuery(req: Request) {
 export function registerImages(router: Router, ui: UiContext): void {
   router.get("/ui/images", async (req, res) => {
     const { status, repository, search, sort, page: pageNumber } = imageListQuery(req);
-    if (queryValue(req, "format") === "csv") return sendImagesCsv(ui, res, { status, repository, search, sort });
+    const format = exportFormat(queryValue(req, "format"));
+    if (format)
+      return sendExport(res, format, ui.deps.clock(), IMAGES_EXPORT, (onBatch) => ui.deps.reading.streamImages({ status, repository, search, sort }, onBatch));
     const [page, repositories] = await Promise.all([
       ui.deps.reading.listImagesSorted({ status, repository, search, sort, offset: (pageNumber - 1) * PAGE_SIZE, limit: PAGE_SIZE }),
       ui.deps.reading.repositories(),
@@ -82,6 +84,7 @@ export function registerImages(router: Router, ui: UiContext): void {
     <button type="submit" class="button primary">Apply</button>
     ${status || repository || search ? html`<a class="button secondary" href="/ui/images">Clear</a>` : ""}
     <a class="button secondary" href="${href("/ui/images", { ...sorted, format: "csv" })}">Export CSV</a>
+    <a class="button secondary" href="${href("/ui/images", { ...sorted, format: "json" })}">Export JSON</a>
   </div>
 </form>
 ${
@@ -119,30 +122,11 @@ ${pager("/ui/images", sorted, {
   });
 }
 
-const CSV_HEADER = ["image_digest", "repository", "tags", "status", "critical", "high", "medium", "low", "unknown", "fixable", "secrets",
-  "misconfigurations", "scanned_at", "first_seen_at", "evaluated_at", "policy_version"];
-const EXPORT_BATCH = 500;
-
-/**
- * The whole filtered, sorted list as CSV, every page of it: read EXPORT_BATCH rows at a time and written as read,
- * waiting for the client to drain, so memory stays flat however many images there are.
- */
-async function sendImagesCsv(ui: UiContext, res: Response, filter: Omit<ReturnType<typeof imageListQuery>, "page">): Promise<void> {
-  let closed = false;
-  res.on("close", () => (closed = true));
-  const day = ui.deps.clock().toISOString().slice(0, 10);
-  res.status(200).set({ "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="images-${day}.csv"` });
-  res.write(csvLine(CSV_HEADER));
-  for (let offset = 0; !closed; offset += EXPORT_BATCH) {
-    const page = await ui.deps.reading.listImagesSorted({ ...filter, offset, limit: EXPORT_BATCH });
-    const chunk = page.items
-      .map((i) =>
-        csvLine([i.image_digest, i.repository, i.tags.join(" "), i.status, i.critical_count, i.high_count, i.medium_count, i.low_count, i.unknown_count,
-          i.fixable_count, i.secret_count, i.misconfiguration_count, i.scanned_at, i.first_seen_at, i.evaluated_at, i.policy_version]),
-      )
-      .join("");
-    if (chunk && !res.write(chunk)) await new Promise<void>((resolve) => (res.once("drain", resolve), res.once("close", resolve)));
-    if (!page.more) break;
-  }
-  res.end();
-}
+/** The images list's export: the API's field names, in the list's order. */
+export const IMAGES_EXPORT: ExportSpec<ImageScanRow> = {
+  name: "images",
+  columns: ["image_digest", "repository", "tags", "status", "critical", "high", "medium", "low", "unknown", "fixable", "secrets",
+    "misconfigurations", "scanned_at", "first_seen_at", "evaluated_at", "policy_version"],
+  values: (i) => [i.image_digest, i.repository, i.tags, i.status, i.critical_count, i.high_count, i.medium_count, i.low_count, i.unknown_count,
+    i.fixable_count, i.secret_count, i.misconfiguration_count, i.scanned_at, i.first_seen_at, i.evaluated_at, i.policy_version],
+};

@@ -71,6 +71,7 @@ ${runningSummary(runtime)}
     <h2 id="dec-h">Admission decisions, last ${DECISION_DAYS} days</h2>
     <p class="muted small">Lookups answered per day (UTC): allowed to run or denied.</p>
     ${dailyDecisionsChart("Admission decisions per day", days)}
+    <p><a href="/ui/decisions">The decision log →</a></p>
   </section>
 </div>
 <div class="grid-2">

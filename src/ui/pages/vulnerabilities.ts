@@ -1,6 +1,7 @@
 import type { Request, Router } from "express";
 import {
   FLEET_VULNERABILITY_SORTS,
+  type FleetVulnerabilityRow,
   type FleetVulnerabilitySort,
   type FleetVulnerabilitySortField,
 } from "../../db/vulnerability-fleet-read-model";
@@ -11,8 +12,16 @@ import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context
 import { pager, severityBadge } from "../views/components";
 import { number } from "../views/format";
 import { layout } from "../views/layout";
+import { exportFormat, sendExport, type ExportSpec } from "../views/export";
 
 export const VULNERABILITIES_PAGE_SIZE = 50;
+
+/** The fleet list's export: the table's columns, in its order. */
+const VULNERABILITIES_EXPORT: ExportSpec<FleetVulnerabilityRow> = {
+  name: "vulnerabilities",
+  columns: ["vulnerability_id", "severity", "cvss_score", "images", "non_compliant", "running", "fixable", "exceptions", "excepted_images", "packages", "title"],
+  values: (v) => [v.vulnerability_id, v.severity, v.cvss_score, v.images, v.non_compliant, v.running, v.fixable, v.exceptions, v.excepted_images, v.packages, v.title],
+};
 const DEFAULT_SORT: FleetVulnerabilitySort = { field: "images", order: "desc" };
 /** A first click sorts counts, severities and scores with the most first, IDs A to Z. */
 const FIRST_ORDER = (field: FleetVulnerabilitySortField) => (field === "id" ? "asc" : "desc");
@@ -67,6 +76,11 @@ export function registerVulnerabilities(router: Router, ui: UiContext): void {
     }
     const query = vulnerabilityListQuery(req);
     const { page: pageNumber, sort, ...filter } = query;
+    const format = exportFormat(queryValue(req, "format"));
+    if (format)
+      return sendExport(res, format, ui.deps.clock(), VULNERABILITIES_EXPORT, (onBatch) =>
+        ui.deps.reading.streamFleetVulnerabilities(filter, sort, ui.deps.clock(), onBatch),
+      );
     const [page, repositories] = await Promise.all([
       ui.deps.reading.fleetVulnerabilities({ ...filter, sort, offset: (pageNumber - 1) * VULNERABILITIES_PAGE_SIZE, limit: VULNERABILITIES_PAGE_SIZE }, ui.deps.clock()),
       ui.deps.reading.repositories(),
@@ -102,6 +116,8 @@ export function registerVulnerabilities(router: Router, ui: UiContext): void {
   <div class="field actions">
     <button type="submit" class="button primary">Apply</button>
     ${anyFilter ? html`<a class="button secondary" href="/ui/vulnerabilities">Clear</a>` : ""}
+    <a class="button secondary" href="${href("/ui/vulnerabilities", { ...sorted, format: "csv" })}">Export CSV</a>
+    <a class="button secondary" href="${href("/ui/vulnerabilities", { ...sorted, format: "json" })}">Export JSON</a>
   </div>
 </form>
 ${

@@ -60,7 +60,8 @@ function findingsSection(ctx: ViewContext, d: ImagePageData): SafeHtml {
       <option value="no"${fq.fixable === "no" ? html` selected` : ""}>No fix</option></select></div>
     <div class="field actions"><button class="button secondary" type="submit">Filter</button></div>
   </form>
-  <p class="muted small">Sorted by ${SORT_LABEL[fq.sort].toLowerCase()}. Choose a column heading to sort by it.</p>
+  <p class="muted small">Sorted by ${SORT_LABEL[fq.sort].toLowerCase()}. Choose a column heading to sort by it.
+    Export these findings (every page): <a href="${href(base, { ...keep, sort: fq.sort, format: "csv" })}">CSV</a> · <a href="${href(base, { ...keep, sort: fq.sort, format: "json" })}">JSON</a></p>
   ${
     d.findings.length === 0
       ? html`<p class="empty">No findings match.</p>`
@@ -168,6 +169,7 @@ ${findingsSection(ctx, d)}
   </section>
   <section class="card" aria-labelledby="decisions-h">
     <h2 id="decisions-h">Recent admission decisions</h2>
+    <p class="small"><a href="${href("/ui/decisions", { digest: i.image_digest })}">All decisions about this image, with export →</a></p>
     ${
       d.decisions.length === 0
         ? html`<p class="muted">Admission has not asked about this image yet.</p>`
