@@ -8,7 +8,7 @@
  * BENCH_OUT (directory for the results; default bench/). scale_20m's size: SCALE_HISTORY_FINDINGS (default 20000000)
  * and SCALE_CURRENT_FINDINGS (default 200000); the full size needs ~6 GB of disk and minutes of seeding.
  * reevaluate's size: BENCH_REEVALUATE_IMAGES (100000), BENCH_RUNNING_CONTAINERS (50000); inventory_20k's:
- * BENCH_INVENTORY_PODS (20000).
+ * BENCH_INVENTORY_PODS (20000). ingest_50mb_rss's shapes: BENCH_RSS_SHAPES (juice_shop_50mb,tiny_1m_findings,tiny_200k_findings).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";

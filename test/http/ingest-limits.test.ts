@@ -114,3 +114,30 @@ describe("when a report is large enough to be parsed incrementally (8 MiB or mor
     expect(await app.database.rowCounts()).toEqual(before);
   });
 });
+
+describe("when a body certainly holds more findings than MAX_REPORT_FINDINGS", () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ env: { MAX_REPORT_FINDINGS: "1000" } });
+  });
+  afterAll(async () => app?.close());
+
+  test("then it is refused from its bytes, before it is parsed or admitted: even when it is not valid JSON", async () => {
+    // 1,001 vulnerability keys and a broken end: parsing would say invalid_json; the byte scan answers first.
+    const body = Buffer.from(`{"SchemaVersion":2,"Results":[{"Target":"t","Vulnerabilities":[${Array.from({ length: 1001 }, (_, i) => `{"VulnerabilityID":"CVE-${i}","PkgName":"p"}`).join(",")}`);
+    const before = await app.database.rowCounts();
+    const res = await postBytes(app.service.url, `/v1/reports?digest=${fakeDigest("limits-bytes")}`, body, { Authorization: `Bearer ${app.adminToken}`, ...json });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ code: "too_many_findings", limit_findings: 1000, findings: 1001 });
+    expect(res.body.detail).toContain("at least 1001 findings");
+    expect(await app.database.rowCounts()).toEqual(before);
+  });
+
+  test("then a description that mentions the key inside a string does not count", async () => {
+    const alpine = JSON.parse(readFixture("alpine-310.json.golden").toString("utf8"));
+    const vuln = alpine.Results[0].Vulnerabilities[0];
+    vuln.Description = `${'"VulnerabilityID" '.repeat(2000)}`;
+    const res = await postBytes(app.service.url, `/v1/reports?digest=${fakeDigest("limits-bytes-quoted")}`, Buffer.from(JSON.stringify(alpine)), { Authorization: `Bearer ${app.adminToken}`, ...json });
+    expect(res.status).toBe(201);
+  });
+});

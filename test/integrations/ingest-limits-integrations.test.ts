@@ -72,7 +72,10 @@ describe("MAX_REPORT_FINDINGS=40", () => {
   test("when a webhook List holds more findings than the limit in all, then 413 before any resource is decoded", async () => {
     const before = await app.database.rowCounts();
     const list = { apiVersion: "v1", kind: "List", items: [vulnerabilityReport(fakeDigest("op-list-1"), 25, "a"), vulnerabilityReport(fakeDigest("op-list-2"), 25, "b")] };
-    expectTooMany(await webhook(list), 50);
+    // Refused from the bytes, before parsing: "at least 41".
+    const res = await webhook(list);
+    expectTooMany(res, 41);
+    expect(res.body.detail).toContain("at least 41 findings");
     expect(await app.database.rowCounts()).toEqual(before);
   });
 

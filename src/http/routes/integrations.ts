@@ -16,6 +16,7 @@ import {
 } from "../integration-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { parseJson, parseReportJson, readBody } from "../read-body";
+import { refuseObviouslyTooManyFindings } from "../../formats/finding-count";
 import { clusterNameSchema, uploadResponseSchema } from "../schemas";
 import { DEFAULT_CLUSTER } from "../../domain/workload";
 import { parseOr422 } from "../validate";
@@ -92,6 +93,13 @@ export function integrationsRouter(deps: AppDependencies): Router {
   router.post("/v1/integrations/trivy-operator", write, async (req: Request, res: Response) => {
     const { cluster } = parseOr422(operatorWebhookQuerySchema, req.query, "query");
     const bytes = await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES" });
+    try {
+      refuseObviouslyTooManyFindings(bytes, deps.config.maxReportFindings);
+    } catch (error) {
+      // The operator does not read answers: the log is where this refusal is seen.
+      deps.logger.warn({ ...(error as DomainError).extra }, "trivy-operator report refused: more findings than MAX_REPORT_FINDINGS");
+      throw error;
+    }
     // As for POST /v1/reports: parsed (a slice at a time when large) and ingested only within the memory budget.
     const outcome = await deps.ingestAdmission.run(bytes.length, async () =>
       receiveOperatorWebhook(

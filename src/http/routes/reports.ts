@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from "express";
 import { decodeReport } from "../../formats";
+import { refuseObviouslyTooManyFindings } from "../../formats/finding-count";
 import { ingestReport, type IngestResult } from "../../ingest/ingest-report";
 import { RawCapture } from "../../ingest/raw-capture";
 import type { AppDependencies } from "../app-dependencies";
@@ -42,6 +43,7 @@ export function reportsRouter(deps: AppDependencies): Router {
     const query = parseOr422(uploadQuerySchema, req.query, "query");
     const capture = new RawCapture();
     const bytes = await readBody(req, deps.config.maxReportBytes, { limitSetting: "MAX_REPORT_BYTES", onChunk: (chunk) => capture.write(chunk) });
+    refuseObviouslyTooManyFindings(bytes, deps.config.maxReportFindings);
     // Parse, decode and store only once this replica's ingest memory budget has room (else 503 after a bounded wait).
     const result = await deps.ingestAdmission.run(bytes.length, async () => {
       const raw = capture.finish(bytes);
