@@ -4,7 +4,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { hasScope } from "../auth/scopes";
 import type { ComplianceLookup } from "../lookup/lookup-compliance";
 import type { Authenticator } from "./authenticate";
-import { answerDigestLookup, LOOKUP_ROUTE, writeLookupAnswer } from "./lookup-answer";
+import { answerDigestLookup, LOOKUP_ROUTE, writeLookupAnswerFlat } from "./lookup-answer";
 import { requestIdOf } from "./request-id";
 import { complianceQuerySchema } from "./schemas";
 
@@ -17,15 +17,27 @@ const LOOKUP_URL = /^\/v1\/images\/(sha256:[0-9a-f]{64})\/compliance(?:\?(.*))?$
  */
 export class LookupHeaderTemplate {
   private headers: OutgoingHttpHeaders | null = null;
+  private flatHeaders: string[] | null = null;
 
   get ready(): OutgoingHttpHeaders | null {
     return this.headers;
+  }
+
+  /** The same headers as a flat [name, value, …] list (what res.writeHead takes without copying an object). */
+  get flat(): readonly string[] | null {
+    return this.flatHeaders;
   }
 
   capture(res: Response | ServerResponse): void {
     if (this.headers) return;
     const all = res.getHeaders();
     const { "x-request-id": _id, "content-length": _length, ...stable } = all;
+    const flat: string[] = [];
+    for (const [name, value] of Object.entries(stable)) {
+      if (value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) flat.push(name, String(v));
+    }
+    this.flatHeaders = flat;
     this.headers = stable;
   }
 }
@@ -50,7 +62,7 @@ const noop: NextFunction = () => undefined;
  */
 export function withLookupFastPath(app: RequestListener, options: LookupFastPathOptions): RequestListener {
   const { lookup, authenticateLookup, template, observe } = options;
-  const serve = async (req: IncomingMessage, res: ServerResponse, digest: string, query: string | undefined, headers: OutgoingHttpHeaders): Promise<boolean> => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, digest: string, query: string | undefined, headers: readonly string[]): Promise<boolean> => {
     let parsedQuery: { namespace?: string | undefined; image?: string | undefined } = {};
     if (query) {
       const parsed = complianceQuerySchema.safeParse(parseQuery(query));
@@ -66,11 +78,11 @@ export function withLookupFastPath(app: RequestListener, options: LookupFastPath
     // What the observer reads from an Express request: the route pattern, the caller, the request id.
     Object.assign(expressReq, { id, principal, originalUrl: req.url, baseUrl: "", route: { path: LOOKUP_ROUTE } });
     observe?.(expressReq, res as unknown as Response, noop);
-    writeLookupAnswer(res, cached, { ...headers, "X-Request-Id": id });
+    writeLookupAnswerFlat(res, cached, headers, id);
     return true;
   };
   return (req, res) => {
-    const headers = template.ready;
+    const headers = template.flat;
     const match = headers && req.method === "GET" ? LOOKUP_URL.exec(req.url ?? "") : null;
     if (!match || !headers) return void app(req, res);
     serve(req, res, match[1]!, match[2], headers).then(

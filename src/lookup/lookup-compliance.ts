@@ -109,7 +109,8 @@ function unresolvedAnswer(t: TagTarget, failure: string | undefined, policy: Pol
 }
 
 function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
-  return { answer, bytes: Buffer.from(JSON.stringify(answer)), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
+  const text = JSON.stringify(answer);
+  return { answer, bytes: Buffer.from(text), text, validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
 }
 
 /**

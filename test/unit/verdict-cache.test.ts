@@ -1,6 +1,6 @@
 import { VerdictCache, type CachedAnswer } from "../../src/lookup/verdict-cache";
 
-const entry = (name: string): CachedAnswer => ({ answer: { image_digest: name } as CachedAnswer["answer"], bytes: Buffer.from(name), validUntil: null, loadedAt: 0 });
+const entry = (name: string): CachedAnswer => ({ answer: { image_digest: name } as CachedAnswer["answer"], bytes: Buffer.from(name), text: name, validUntil: null, loadedAt: 0 });
 
 describe("the verdict cache's bound", () => {
   test("when a cached digest is stored again in a full cache, then no other entry is evicted for it", () => {
