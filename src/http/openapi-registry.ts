@@ -40,12 +40,12 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   404: "Not found",
   409: "Conflict with the current state",
   410: "Deleted by history retention (RETENTION_SUPERSEDED_DAYS); the metadata remains",
-  413: "Request body larger than allowed (MAX_REPORT_BYTES for reports)",
+  413: "Request body larger than allowed (MAX_REPORT_BYTES for reports), or a report with more findings than MAX_REPORT_FINDINGS (too_many_findings)",
   415: "Unsupported report format or Content-Encoding",
   422: "Shape errors, or a list filter given an unknown value (invalid_filter), with paths in `errors`",
   429: "Too many uploads for this token; retry after Retry-After seconds",
   502: "An upstream service (ECR, Kubernetes) answered badly",
-  503: "The database is unavailable, or (uploads) the replica's ingest memory budget is in use; retry after Retry-After seconds",
+  503: "The database is unavailable, (uploads) the replica's ingest memory budget is in use, or (LOOKUP_AUTH=kubernetes lookups) too many unknown bearer tokens are under TokenReview (token_review_busy); retry after Retry-After seconds",
 };
 
 /** Problem+json responses for the given statuses. */
