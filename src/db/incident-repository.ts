@@ -351,3 +351,73 @@ export async function findIncidentsLinkedTo(
   );
   return rows;
 }
+
+/** A violation just opened, that an incident-opening rule matches, and one unexcepted CRITICAL vulnerability of its image. */
+export interface CriticalViolation {
+  violation_id: string;
+  cluster: string;
+  namespace: string;
+  kind: string;
+  name: string;
+  image_digest: string;
+  repository: string | null;
+  vulnerability_id: string;
+  rule_name: string;
+}
+
+/**
+ * For violations this transaction opened: those a rule with open_incident (subscribed to runtime_violation.opened)
+ * matches by repository glob, cluster and namespace (the outbox's predicate; a CRITICAL passes any min_severity), each
+ * with every distinct CRITICAL vulnerability of its image's current report that no exception covers and that is not
+ * not_affected (the current_findings view).
+ */
+export async function findCriticalViolationsForIncidents(q: Queryable, violationIds: readonly string[]): Promise<CriticalViolation[]> {
+  if (violationIds.length === 0) return [];
+  const { rows } = await q.query<CriticalViolation>(
+    `WITH v AS (
+       SELECT v.id, v.cluster, v.namespace, v.kind, v.name, v.image_digest, coalesce(s.repository, w.repository) AS repository
+       FROM runtime_violations v
+       LEFT JOIN workload_containers w ON w.id = v.workload_container_id
+       LEFT JOIN image_scans s ON s.image_digest = v.image_digest
+       WHERE v.id = ANY($1::bigint[])),
+     matched AS (
+       SELECT DISTINCT ON (v.id) v.*, r.name AS rule_name
+       FROM v JOIN notification_rules r ON r.open_incident AND r.events @> ARRAY['runtime_violation.opened']
+         AND (r.repository IS NULL OR v.repository ~ repository_glob_regex(r.repository))
+         AND (r.cluster IS NULL OR r.cluster = v.cluster) AND (r.namespace IS NULL OR r.namespace = v.namespace)
+       ORDER BY v.id, r.created_at, r.id)
+     SELECT DISTINCT m.id::text AS violation_id, m.cluster, m.namespace, m.kind, m.name, m.image_digest, m.repository, m.rule_name,
+       f.vulnerability_id
+     FROM matched m JOIN current_findings f ON f.image_digest = m.image_digest
+     WHERE f.kind = 'vulnerability' AND f.severity = 'CRITICAL' AND NOT f.excepted AND coalesce(f.status, '') <> 'not_affected'
+     ORDER BY m.cluster, f.vulnerability_id, violation_id`,
+    [violationIds],
+  );
+  return rows;
+}
+
+/**
+ * The unresolved incident that holds `autoKey`, opened now when there is none (the partial unique index decides
+ * between concurrent transactions: the loser waits, then finds the winner's).
+ */
+export async function claimAutoIncident(
+  tx: Queryable,
+  autoKey: string,
+  fields: Pick<IncidentFields, "title" | "severity" | "summary">,
+  createdBy: string,
+  now: Date,
+): Promise<{ id: number; created: boolean }> {
+  const inserted = await tx.query<{ id: number }>(
+    `INSERT INTO incidents (title, status, severity, summary, opened_at, updated_at, created_by, auto_key)
+     VALUES ($1, 'open', $2, $3, $4, $4, $5, $6)
+     ON CONFLICT (auto_key) WHERE auto_key IS NOT NULL AND status <> 'resolved' DO NOTHING
+     RETURNING id::int AS id`,
+    [fields.title, fields.severity, fields.summary, now, createdBy, autoKey],
+  );
+  if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
+  const { rows } = await tx.query<{ id: number }>(
+    `SELECT id::int AS id FROM incidents WHERE auto_key = $1 AND status <> 'resolved' FOR UPDATE`,
+    [autoKey],
+  );
+  return { id: rows[0]!.id, created: false };
+}

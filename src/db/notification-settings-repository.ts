@@ -78,6 +78,7 @@ interface RuleRow {
   cluster: string | null;
   namespace: string | null;
   min_severity: Severity | null;
+  open_incident: boolean;
   created_at: Date;
   created_by: string | null;
 }
@@ -94,13 +95,14 @@ function toRule(r: RuleRow): NotificationRule {
     cluster: r.cluster,
     namespace: r.namespace,
     minSeverity: r.min_severity,
+    openIncident: r.open_incident,
     createdAt: r.created_at,
     createdBy: r.created_by,
   };
 }
 
 const RULE_SELECT = `SELECT r.id, r.name, r.destination_id, d.name AS destination_name, d.type AS destination_type, r.events,
-  r.repository, r.cluster, r.namespace, r.min_severity, r.created_at, r.created_by
+  r.repository, r.cluster, r.namespace, r.min_severity, r.open_incident, r.created_at, r.created_by
   FROM notification_rules r JOIN notification_destinations d ON d.id = r.destination_id`;
 
 export interface NewRule {
@@ -111,16 +113,17 @@ export interface NewRule {
   cluster: string | null;
   namespace: string | null;
   minSeverity: Severity | null;
+  openIncident?: boolean | undefined;
   createdBy: string | null;
 }
 
 /** Stores a rule; null when its destination does not exist (checked in the same statement, which locks it). */
 export async function insertRule(q: Queryable, rule: NewRule, now: Date): Promise<NotificationRule | null> {
   const { rows } = await q.query<{ id: string }>(
-    `INSERT INTO notification_rules (name, destination_id, events, repository, cluster, namespace, min_severity, created_at, created_by)
-     SELECT $1, d.id, $3, $4, $5, $6, $7, $8, $9 FROM notification_destinations d WHERE d.id = $2 FOR KEY SHARE
+    `INSERT INTO notification_rules (name, destination_id, events, repository, cluster, namespace, min_severity, created_at, created_by, open_incident)
+     SELECT $1, d.id, $3, $4, $5, $6, $7, $8, $9, $10 FROM notification_destinations d WHERE d.id = $2 FOR KEY SHARE
      RETURNING id`,
-    [rule.name, rule.destinationId, rule.events, rule.repository, rule.cluster, rule.namespace, rule.minSeverity, now, rule.createdBy],
+    [rule.name, rule.destinationId, rule.events, rule.repository, rule.cluster, rule.namespace, rule.minSeverity, now, rule.createdBy, rule.openIncident ?? false],
   );
   if (!rows[0]) return null;
   const stored = await q.query<RuleRow>(`${RULE_SELECT} WHERE r.id = $1`, [rows[0].id]);
@@ -136,7 +139,7 @@ export async function deleteRule(q: Queryable, id: string): Promise<Notification
   const { rows } = await q.query<RuleRow>(
     `WITH gone AS (DELETE FROM notification_rules WHERE id = $1 RETURNING *)
      SELECT g.id, g.name, g.destination_id, d.name AS destination_name, d.type AS destination_type, g.events, g.repository,
-       g.cluster, g.namespace, g.min_severity, g.created_at, g.created_by
+       g.cluster, g.namespace, g.min_severity, g.open_incident, g.created_at, g.created_by
      FROM gone g JOIN notification_destinations d ON d.id = g.destination_id`,
     [id],
   );

@@ -61,6 +61,8 @@ export interface NotificationRule {
   cluster: string | null;
   namespace: string | null;
   minSeverity: Severity | null;
+  /** Also opens an incident per vulnerability and cluster when a matched violation with a CRITICAL opens. */
+  openIncident: boolean;
   createdAt: Date;
   createdBy: string | null;
 }

@@ -104,8 +104,16 @@ export const ruleCreateBodySchema = z
     cluster: clusterSchema.nullable().optional().describe("Only events in (or about images running in) this cluster"),
     namespace: namespaceSchema.nullable().optional().describe("Only events in this namespace"),
     min_severity: severitySchema.nullable().optional().describe("Only events of at least this severity; an event without one matches only rules without min_severity"),
+    open_incident: z
+      .boolean()
+      .optional()
+      .describe("Also open an incident per vulnerability and cluster when a matched runtime violation with a CRITICAL opens (needs runtime_violation.opened in events)"),
   })
-  .strict();
+  .strict()
+  .refine((r) => !r.open_incident || r.events.includes("runtime_violation.opened"), {
+    path: ["open_incident"],
+    message: "opens incidents from runtime_violation.opened: add that event",
+  });
 
 export const ruleSchema = z
   .object({
@@ -119,6 +127,7 @@ export const ruleSchema = z
     cluster: z.string().nullable(),
     namespace: z.string().nullable(),
     min_severity: severitySchema.nullable(),
+    open_incident: z.boolean(),
     created_at: z.string(),
     created_by: z.string().nullable(),
   })

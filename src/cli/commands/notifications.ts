@@ -33,7 +33,7 @@ function readSecret(opts: { secretEnv?: string; secretFile?: string }): string |
 }
 
 function ruleFilters(r: Rule): string {
-  const parts = [r.repository && `repository=${r.repository}`, r.cluster && `cluster=${r.cluster}`, r.namespace && `namespace=${r.namespace}`, r.min_severity && `>=${r.min_severity}`];
+  const parts = [r.repository && `repository=${r.repository}`, r.cluster && `cluster=${r.cluster}`, r.namespace && `namespace=${r.namespace}`, r.min_severity && `>=${r.min_severity}`, r.open_incident && "opens incidents"];
   return parts.filter(Boolean).join(" ") || "-";
 }
 
@@ -100,8 +100,9 @@ export function register(program: Command): void {
       .option("--cluster <name>", "only events in this cluster")
       .option("--namespace <name>", "only events in this namespace")
       .option("--min-severity <severity>", "CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN")
+      .option("--open-incident", "also open an incident per vulnerability and cluster when a violation with a CRITICAL opens")
       .option("--json", "print the API answer as JSON"),
-  ).action(async (opts: ConnectionFlags & { name: string; destination: string; events: string; repository?: string; cluster?: string; namespace?: string; minSeverity?: string }) => {
+  ).action(async (opts: ConnectionFlags & { name: string; destination: string; events: string; repository?: string; cluster?: string; namespace?: string; minSeverity?: string; openIncident?: boolean }) => {
     const { body } = await callApi<Rule>(clientOptions(opts), "POST", "/v1/notifications/rules", {
       name: opts.name,
       destination_id: opts.destination,
@@ -110,6 +111,7 @@ export function register(program: Command): void {
       ...(opts.cluster ? { cluster: opts.cluster } : {}),
       ...(opts.namespace ? { namespace: opts.namespace } : {}),
       ...(opts.minSeverity ? { min_severity: opts.minSeverity.toUpperCase() } : {}),
+      ...(opts.openIncident ? { open_incident: true } : {}),
     });
     output(opts, body, () => `Added rule "${body.name}" (${body.id}): ${body.events.join(", ")} → ${body.destination_name}; filters: ${ruleFilters(body)}.`);
   });

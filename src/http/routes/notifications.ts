@@ -39,6 +39,7 @@ export function ruleAnswer(r: NotificationRule) {
     cluster: r.cluster,
     namespace: r.namespace,
     min_severity: r.minSeverity,
+    open_incident: r.openIncident,
     created_at: r.createdAt.toISOString(),
     created_by: r.createdBy,
   };
@@ -118,6 +119,7 @@ export function notificationsRouter(deps: AppDependencies): Router {
         cluster: body.cluster ?? null,
         namespace: body.namespace ?? null,
         minSeverity: body.min_severity ?? null,
+        openIncident: body.open_incident ?? false,
       },
       req.principal?.name ?? null,
     );

@@ -122,6 +122,7 @@ export function registerNotifications(router: Router, ui: UiContext): void {
       cluster: one(body.cluster),
       namespace: one(body.namespace),
       min_severity: one(body.min_severity),
+      open_incident: one(body.open_incident),
     };
     const parsed = ruleCreateBodySchema.safeParse({
       name: values.rule_name,
@@ -131,6 +132,7 @@ export function registerNotifications(router: Router, ui: UiContext): void {
       cluster: optional(body.cluster),
       namespace: optional(body.namespace),
       min_severity: optional(body.min_severity),
+      open_incident: one(body.open_incident) === "on",
     });
     if (!parsed.success) {
       const errors = fieldErrorsFromZod(parsed.error.issues).map((e) => ({ ...e, path: e.path === "name" ? "rule_name" : e.path }));
@@ -140,7 +142,7 @@ export function registerNotifications(router: Router, ui: UiContext): void {
     const r = parsed.data;
     try {
       await settings().createRule(
-        { name: r.name, destinationId: r.destination_id, events: r.events, repository: r.repository ?? null, cluster: r.cluster ?? null, namespace: r.namespace ?? null, minSeverity: r.min_severity ?? null },
+        { name: r.name, destinationId: r.destination_id, events: r.events, repository: r.repository ?? null, cluster: r.cluster ?? null, namespace: r.namespace ?? null, minSeverity: r.min_severity ?? null, openIncident: r.open_incident ?? false },
         req.uiSession!.principal.name,
       );
     } catch (error) {

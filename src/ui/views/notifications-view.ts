@@ -81,6 +81,7 @@ function filters(r: NotificationRule): SafeHtml {
   if (r.cluster) parts.push(html`cluster <code>${r.cluster}</code>`);
   if (r.namespace) parts.push(html`namespace <code>${r.namespace}</code>`);
   if (r.minSeverity) parts.push(html`severity ≥ ${r.minSeverity}`);
+  if (r.openIncident) parts.push(html`opens incidents for CRITICAL violations`);
   return parts.length ? html`${parts.map((p, i) => html`${i ? ", " : ""}${p}`)}` : html`<span class="muted">everything</span>`;
 }
 
@@ -128,6 +129,7 @@ export function ruleForm(ctx: ViewContext, destinations: readonly NotificationDe
       (s) => html`<option value="${s}"${s === severity ? html` selected` : ""}>${s}</option>`,
     )}</select></div>
   </div>
+  <label class="choice"><input type="checkbox" name="open_incident"${val(values, "open_incident") === "on" ? html` checked` : ""}> <span>Also open an incident per vulnerability and cluster when a violation with a CRITICAL opens <span class="help">(needs the runtime_violation.opened event)</span></span></label>
   <button type="submit" class="button primary">Add rule</button>
 </form>`;
 }
