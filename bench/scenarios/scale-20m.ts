@@ -57,64 +57,77 @@ function evaluationInputs(): string[] {
 
 const SEVERITY_SQL = `(ARRAY['CRITICAL','HIGH','MEDIUM','LOW','UNKNOWN'])[1 + (i * 7 + j) % 5]`;
 
-/** Current data: `images` images, each with one current report of 100 findings. */
-async function seedCurrent(client: Client, images: number): Promise<void> {
-  await client.query(`INSERT INTO vulnerabilities (id, severity) SELECT 'CVE-2024-' || v, 'HIGH' FROM generate_series(0, $1 - 1) AS v`, [VULNERABILITY_IDS]);
+/**
+ * Receipt times and report IDs as the service makes them: IDs are time-ordered UUIDs (src/domain/time-ordered-id.ts)
+ * and rows are stored in receipt order. $anchor is the seeding's start. History report i of n was received
+ * 11–365 days before it (in order of i), current report i within the last 10 days (after all history).
+ */
+const CUR_TS = `($anchor::timestamptz - make_interval(hours => i % 240))`;
+const OLD_TS = `($anchor::timestamptz - make_interval(days => 11) - make_interval(secs => ($n::bigint - i) * 354.0 * 86400 / $n::bigint))`;
+const v7 = (ts: string, key: string) =>
+  `(lpad(to_hex((extract(epoch FROM ${ts}) * 1000)::bigint), 12, '0') || '7' || substr(md5(${key}), 1, 3) || '8' || substr(md5(${key}), 4, 15))::uuid`;
+const CUR_ID = v7(CUR_TS, `'cur' || i`);
+const OLD_ID = v7(OLD_TS, `'old' || i`);
+const bind = (sql: string, values: Record<string, string | number>) => sql.replace(/\$(anchor|n)\b/g, (_, k: string) => (typeof values[k] === "number" ? String(values[k]) : `'${String(values[k])}'`));
+
+/** Current data: `images` images, each with one current report of 100 findings, stored in receipt order. */
+async function seedCurrent(client: Client, images: number, anchor: string): Promise<void> {
+  const b = (sql: string) => bind(sql, { anchor });
+  await client.query(`INSERT INTO vulnerabilities (id, severity) SELECT 'CVE-2024-' || v, 'HIGH' FROM generate_series(0, $1 - 1) AS v ON CONFLICT DO NOTHING`, [VULNERABILITY_IDS]);
   await client.query(
-    `INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
-     SELECT md5('cur' || i)::uuid, now() - make_interval(hours => i % 240), now() - make_interval(hours => i % 240), 'trivy', 'Trivy', '0.50.0',
-            md5('cur-sha' || i), 'ci', $2, ($3::jsonb[])[1 + i % $4]
-     FROM generate_series(1, $1) AS i`,
+    b(`INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
+     SELECT ${CUR_ID}, ${CUR_TS}, ${CUR_TS}, 'trivy', 'Trivy', '0.50.0', md5('cur-sha' || i), 'ci', $2, ($3::jsonb[])[1 + i % $4]
+     FROM generate_series(1, $1) AS i ORDER BY ${CUR_TS}`),
     [images, FINDINGS_PER_REPORT, evaluationInputs(), TEMPLATES],
   );
   await client.query(
-    `INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
-     SELECT md5('cur' || i)::uuid, 'sha256:' || encode(sha256(('scale-image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 50) || '/app',
-            ARRAY['1.' || i], now() - make_interval(hours => i % 240)
-     FROM generate_series(1, $1) AS i`,
+    b(`INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
+     SELECT ${CUR_ID}, 'sha256:' || encode(sha256(('scale-image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 50) || '/app',
+            ARRAY['1.' || i], ${CUR_TS}
+     FROM generate_series(1, $1) AS i ORDER BY ${CUR_TS}`),
     [images],
   );
   await client.query(
-    `INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
-     SELECT md5('cur' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $2), 'pkg-' || j, '1.0',
+    b(`INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
+     SELECT ${CUR_ID}, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $2), 'pkg-' || j, '1.0',
             CASE WHEN j % 2 = 0 THEN '1.1' END, 'fixed', ${SEVERITY_SQL}
-     FROM generate_series(1, $1) AS i, generate_series(1, $3) AS j`,
+     FROM generate_series(1, $1) AS i, generate_series(1, $3) AS j ORDER BY ${CUR_TS}, i, j`),
     [images, VULNERABILITY_IDS, FINDINGS_PER_REPORT],
   );
   await client.query(
-    `INSERT INTO image_scans (image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons, policy_version, high_count)
+    b(`INSERT INTO image_scans (image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons, policy_version, high_count)
      SELECT 'sha256:' || encode(sha256(('scale-image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 50) || '/app', ARRAY['1.' || i],
-            md5('cur' || i)::uuid, now() - make_interval(hours => i % 240), i % 10 <> 0, CASE WHEN i % 10 = 0 THEN 'non_compliant' ELSE 'compliant' END,
+            ${CUR_ID}, ${CUR_TS}, i % 10 <> 0, CASE WHEN i % 10 = 0 THEN 'non_compliant' ELSE 'compliant' END,
             '[]'::jsonb, 1, 20
-     FROM generate_series(1, $1) AS i`,
+     FROM generate_series(1, $1) AS i`),
     [images],
   );
 }
 
-/** History: `reports` superseded reports spread over the images, received 1–365 days ago, 100 findings each, in chunks. */
-async function seedHistory(client: Client, images: number, reports: number, log: (s: string) => void): Promise<void> {
+/** History: `reports` superseded reports spread over the images, received 11–365 days ago in order, 100 findings each. */
+async function seedHistory(client: Client, images: number, reports: number, anchor: string, log: (s: string) => void): Promise<void> {
+  const b = (sql: string) => bind(sql, { anchor, n: reports });
   const chunk = 20_000;
   for (let from = 1; from <= reports; from += chunk) {
     const to = Math.min(reports, from + chunk - 1);
     await client.query(
-      `INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
-       SELECT md5('old' || i)::uuid, now() - make_interval(days => 1 + i % 365), now() - make_interval(days => 1 + i % 365), 'trivy', 'Trivy', '0.4' || (i % 10) || '.0',
-              md5('old-sha' || i), 'ci', $3, '[]'::jsonb
-       FROM generate_series($1::int, $2::int) AS i`,
+      b(`INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count, evaluation_input)
+       SELECT ${OLD_ID}, ${OLD_TS}, ${OLD_TS}, 'trivy', 'Trivy', '0.4' || (i % 10) || '.0', md5('old-sha' || i), 'ci', $3, '[]'::jsonb
+       FROM generate_series($1::int, $2::int) AS i`),
       [from, to, FINDINGS_PER_REPORT],
     );
     await client.query(
-      `INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
-       SELECT md5('old' || i)::uuid, 'sha256:' || encode(sha256(('scale-image' || (1 + i % $3))::bytea), 'hex'), 'registry.example.com/team-' || ((1 + i % $3) % 50) || '/app',
-              ARRAY['0.' || i], now() - make_interval(days => 1 + i % 365)
-       FROM generate_series($1::int, $2::int) AS i`,
+      b(`INSERT INTO scan_report_images (report_id, image_digest, repository, tags, received_at)
+       SELECT ${OLD_ID}, 'sha256:' || encode(sha256(('scale-image' || (1 + i % $3))::bytea), 'hex'), 'registry.example.com/team-' || ((1 + i % $3) % 50) || '/app',
+              ARRAY['0.' || i], ${OLD_TS}
+       FROM generate_series($1::int, $2::int) AS i`),
       [from, to, images],
     );
     await client.query(
-      `INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
-       SELECT md5('old' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $3), 'pkg-' || j, '0.9',
+      b(`INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity)
+       SELECT ${OLD_ID}, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % $3), 'pkg-' || j, '0.9',
               CASE WHEN j % 2 = 0 THEN '1.1' END, 'fixed', ${SEVERITY_SQL}
-       FROM generate_series($1::int, $2::int) AS i, generate_series(1, $4) AS j`,
+       FROM generate_series($1::int, $2::int) AS i, generate_series(1, $4) AS j ORDER BY i, j`),
       [from, to, VULNERABILITY_IDS, FINDINGS_PER_REPORT],
     );
     log(`  history: ${to * FINDINGS_PER_REPORT} of ${reports * FINDINGS_PER_REPORT} findings`);
@@ -242,8 +255,10 @@ export async function runScaleScenario(pg: BenchPostgres, settings: { rounds: nu
     try {
       const seeding = Date.now();
       await client.query(`INSERT INTO policy_versions (version, rules) VALUES (1, '{"max_severity_counts":{"CRITICAL":0,"HIGH":5}}'::jsonb) ON CONFLICT DO NOTHING`);
-      await seedCurrent(client, images);
-      if (variant === "with_history") await seedHistory(client, images, historyReports, log);
+      // History first: rows are stored in receipt order, as the service stores them.
+      const anchor = new Date().toISOString();
+      if (variant === "with_history") await seedHistory(client, images, historyReports, anchor, log);
+      await seedCurrent(client, images, anchor);
       await client.query("VACUUM ANALYZE");
       log(`  scale_20m ${variant}: seeded ${images} images${variant === "with_history" ? ` and ${historyReports * FINDINGS_PER_REPORT} history findings` : ""} in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
       const service = await startService({ DATABASE_URL: databaseUrl, ADMIN_TOKEN: BENCH_ADMIN_TOKEN, VERDICT_CACHE_SIZE: "0" }, path.join(settings.workDir, `scale-${variant}.log`));

@@ -12,6 +12,7 @@ import type { Queryable } from "./queryable";
 import type { EvaluationFinding } from "../domain/evaluation-input";
 import type { DecodedReport, Finding } from "../domain/report";
 import type { ImageIdentity } from "../domain/image-identity";
+import { timeOrderedUuid } from "../domain/time-ordered-id";
 
 export interface NewReport {
   report: DecodedReport;
@@ -26,8 +27,8 @@ export interface NewReport {
 export async function insertReport(q: Queryable, r: NewReport): Promise<string | null> {
   const { rows } = await q.query<{ id: string }>(
     `INSERT INTO scan_reports (scanned_at, format, scanner, scanner_version, artifact_name, artifact_type, config_digest,
-       os_family, os_name, report_sha256, source, uploaded_by, finding_count, evaluation_input)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+       os_family, os_name, report_sha256, source, uploaded_by, finding_count, evaluation_input, id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15)
      ON CONFLICT (report_sha256) DO NOTHING
      RETURNING id`,
     [
@@ -45,6 +46,8 @@ export async function insertReport(q: Queryable, r: NewReport): Promise<string |
       r.uploadedBy,
       r.report.findings.length,
       JSON.stringify(r.evaluationInput),
+      // Time-ordered (src/domain/time-ordered-id.ts): findings then lie in report_id order.
+      timeOrderedUuid(),
     ],
   );
   return rows[0]?.id ?? null;
