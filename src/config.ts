@@ -70,6 +70,7 @@ export const environmentSchema = z.object({
   DECISION_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   VERDICT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   ECR_PASS_TAG: optionalText,
   ECR_REGISTRIES: optionalText.transform((v, ctx): EcrRegistriesSetting => {
@@ -141,6 +142,8 @@ export type Config = Readonly<{
   decisionLogRetentionDays: number;
   dbPoolSize: number;
   dbStatementTimeoutMs: number;
+  /** How long a write or read waits for a connection of the main pool before it answers 503. */
+  dbConnectTimeoutMs: number;
   verdictCacheSize: number;
   ecrPassTag: string | undefined;
   /** ECR registries that lookups, events and pass tags may call AWS for; undefined = the credentials' account. */
@@ -248,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionLogRetentionDays: e.DECISION_LOG_RETENTION_DAYS,
     dbPoolSize: e.DB_POOL_SIZE,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     verdictCacheSize: e.VERDICT_CACHE_SIZE,
     ecrPassTag: e.ECR_PASS_TAG,
     ecrRegistries: e.ECR_REGISTRIES,

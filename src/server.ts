@@ -99,7 +99,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   // LISTEN and session-level work need a direct connection; DATABASE_URL may be a transaction pooler (PgBouncer).
   const listenUrl = config.databaseListenUrl ?? databaseUrl;
   const pooled = listenUrl !== databaseUrl;
-  const db = openDatabase({ url: databaseUrl, directUrl: listenUrl, pooled, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs });
+  const db = openDatabase({ url: databaseUrl, directUrl: listenUrl, pooled, poolSize: config.dbPoolSize, statementTimeoutMs: config.dbStatementTimeoutMs, connectionTimeoutMs: config.dbConnectTimeoutMs });
   await waitForDatabase(db, logger);
   const applied = await migrate(db.sessionPool);
   if (applied.length) logger.info({ applied }, "migrations applied");
