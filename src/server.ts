@@ -29,6 +29,7 @@ import { StallGuard } from "./lookup/stall-guard";
 import { ServiceMetrics } from "./observability/metrics";
 import { ExceptionService } from "./policy/exception-service";
 import { ExpirySweeper } from "./policy/expiry-sweeper";
+import { DailySnapshotTaker } from "./reading/daily-snapshots";
 import { PolicyCache } from "./policy/policy-cache";
 import { IncidentService } from "./incidents/incident-service";
 import { PolicyService } from "./policy/policy-service";
@@ -176,6 +177,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
       ? null
       : new HistoryPruner(db.pool, clock, logger, { olderThanDays: config.retention.supersededDays, batchSize: config.retention.batchSize, intervalMs: config.retention.intervalMs });
   historyPruner?.start();
+  // Trends: today's snapshot at start when missing, then once per UTC day (one replica writes it).
+  const snapshots = new DailySnapshotTaker(db.pool, clock, logger);
+  snapshots.start();
 
   const authenticate: Authenticator = async (req) => {
     const token = bearerToken(req);
@@ -265,6 +269,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       clearInterval(pruneTimer);
       stallGuard.stop();
       await historyPruner?.stop();
+      await snapshots.stop();
       await sweeper.stop();
       await deliverer.stop();
       await decisionLog.stop();

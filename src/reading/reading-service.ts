@@ -36,6 +36,7 @@ import {
 } from "../db/runtime-read-model";
 import { findVulnerabilityWithImages, type AffectedImageKey } from "../db/vulnerability-repository";
 import { listRepositoriesWithImages } from "../db/repository-read-model";
+import { listDailySnapshots } from "../db/snapshot-repository";
 import {
   fleetVulnerabilityQuery,
   listFleetVulnerabilities,
@@ -135,6 +136,11 @@ export class ReadingService {
 
   streamDecisions(filter: Omit<DecisionFilter, "limit" | "cursor">, onBatch: (rows: DecisionRow[]) => Promise<boolean>) {
     return streamQuery(this.deps.pool, decisionsQuery(filter), onBatch);
+  }
+
+  /** The daily snapshots of the `days` UTC days up to `now`'s (the overview's trends). */
+  trends(now: Date, days: number) {
+    return listDailySnapshots(this.deps.pool, now, days);
   }
 
   /** A page of repositories with their newest digests, tags and verdicts (the dashboard's /ui/repositories). */

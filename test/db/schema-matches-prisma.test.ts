@@ -20,6 +20,7 @@ const parsePrismaSchema = (text: string): PrismaField[] => readPrismaSchema(text
 function expectedUdt(f: PrismaField): string {
   if (f.native === "Uuid") return "uuid";
   if (f.native === "Timestamptz") return "timestamptz";
+  if (f.native === "Date") return "date";
   if (f.native === "Decimal" || f.type === "Decimal") return "numeric";
   const base: Record<string, string> = {
     String: "text",

@@ -1,6 +1,7 @@
 import type { Router } from "express";
 import { html } from "../html";
-import { sendPage, viewContext, type UiContext } from "../ui-context";
+import { queryValue, sendPage, viewContext, type UiContext } from "../ui-context";
+import { trendsSection, type TrendWindow } from "../views/trends-view";
 import { dailyDecisionsChart, horizontalBarChart } from "../views/charts";
 import { shortDigest, time } from "../views/format";
 import { layout } from "../views/layout";
@@ -30,9 +31,11 @@ const DECISION_DAYS = 14;
 export function registerOverview(router: Router, ui: UiContext): void {
   router.get("/ui/", async (req, res) => {
     const now = ui.deps.clock();
-    const [{ counts, severities, repositories, days, expiring }, runtime] = await Promise.all([
+    const trendDays: TrendWindow = queryValue(req, "trend") === "90" ? 90 : 30;
+    const [{ counts, severities, repositories, days, expiring }, runtime, snapshots] = await Promise.all([
       ui.deps.reading.overview(now, { decisionDays: DECISION_DAYS, expiringDays: 7, repositories: 10 }),
       ui.deps.reading.runtimeCounts(),
+      ui.deps.reading.trends(now, trendDays),
     ]);
     const card = (status: string, label: string, value: number, hint: string) =>
       html`<a class="stat stat-${status}" href="${href("/ui/images", { status })}">
@@ -52,6 +55,7 @@ export function registerOverview(router: Router, ui: UiContext): void {
   </div>
 </section>
 ${runningSummary(runtime)}
+${trendsSection(now, trendDays, snapshots)}
 <div class="grid-2">
   <section class="card" aria-labelledby="sev-h">
     <h2 id="sev-h">Findings by severity</h2>
