@@ -52,6 +52,8 @@ export interface RunningService {
   sweeper: ExpirySweeper;
   /** This replica's notification deliverer (tests wake it and wait for it to be idle). */
   deliverer: NotificationDeliverer;
+  /** The history retention loop (RETENTION_SUPERSEDED_DAYS), null when retention is off; tests run it directly. */
+  historyPruner: HistoryPruner | null;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -281,5 +283,5 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await db.close();
       await embedded?.stop();
     })());
-  return { url, port, databaseUrl, deps, sweeper, deliverer, server, close };
+  return { url, port, databaseUrl, deps, sweeper, deliverer, historyPruner, server, close };
 }

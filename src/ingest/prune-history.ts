@@ -85,6 +85,7 @@ export async function pruneHistory(pool: Pool, options: PruneOptions, signal?: A
  */
 export class HistoryPruner {
   private timer: NodeJS.Timeout | null = null;
+  private first: NodeJS.Timeout | null = null;
   private running: Promise<PruneOutcome> | null = null;
   private readonly abort = new AbortController();
 
@@ -100,12 +101,15 @@ export class HistoryPruner {
     this.timer ??= setInterval(tick, this.settings.intervalMs);
     this.timer.unref();
     // The first run soon after start, not at once: migrations and caches first.
-    setTimeout(tick, Math.min(60_000, this.settings.intervalMs)).unref();
+    this.first ??= setTimeout(tick, Math.min(60_000, this.settings.intervalMs));
+    this.first.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
     this.timer = null;
+    this.first = null;
     this.abort.abort();
     await this.running?.catch(() => undefined);
   }

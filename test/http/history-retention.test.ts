@@ -195,3 +195,24 @@ test("when two prunes run at once without waiting (two replicas' loops), then th
   expect(a.reports + b.reports).toBe(2);
   for (const id of old) expect(await findingsOf(id)).toBe(0);
 });
+
+test("when RETENTION_SUPERSEDED_DAYS is set on two replicas, then their background runs prune what the setting allows, once; unset, a replica has no retention loop", async () => {
+  expect(app.service.historyPruner).toBeNull();
+  const K = fakeDigest("retention-k");
+  const old = await upload("k1", [K], "2026-01-01T00:00:00Z", 1500);
+  const kept = await upload("k2", [K], "2026-01-02T00:00:00Z", 10);
+  await backdate([old, kept], 45);
+  const replicas = [
+    await startTestApp({ database: app.database, env: { RETENTION_SUPERSEDED_DAYS: "30", RETENTION_BATCH_SIZE: "1000" } }),
+    await startTestApp({ database: app.database, env: { RETENTION_SUPERSEDED_DAYS: "30", RETENTION_BATCH_SIZE: "1000" } }),
+  ];
+  try {
+    const [a, b] = await Promise.all(replicas.map((r) => r.service.historyPruner!.run()));
+    expect(a!.findings + b!.findings).toBe(1500);
+    expect([...a!.batches, ...b!.batches].every((n) => n <= 1000)).toBe(true);
+    expect(await findingsOf(old)).toBe(0);
+    expect(await findingsOf(kept)).toBe(10);
+  } finally {
+    for (const r of replicas) await r.service.close();
+  }
+});
