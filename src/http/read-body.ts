@@ -138,14 +138,16 @@ export function needsIncrementalParse(bytes: Buffer): boolean {
 }
 
 /**
- * parseJson for report uploads (no depth limit), without holding the event loop for seconds: a large body dense in
- * objects (needsIncrementalParse) is parsed a slice at a time, so lookups keep being answered meanwhile.
+ * parseJson for report uploads (no depth limit unless `maxDepth` is given), without holding the event loop for
+ * seconds: a large body dense in objects (needsIncrementalParse) is parsed a slice at a time, so lookups keep being
+ * answered meanwhile.
  */
-export async function parseReportJson(bytes: Buffer): Promise<unknown> {
-  if (!needsIncrementalParse(bytes)) return parseJson(bytes, Infinity);
+export async function parseReportJson(bytes: Buffer, maxDepth = Infinity): Promise<unknown> {
+  if (!needsIncrementalParse(bytes)) return parseJson(bytes, maxDepth);
   const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
   const text = asciiJsonText(body) ?? body.toString("utf8");
   if (text.trim() === "") throw badRequest("empty_body", "The request body is empty; send a JSON document.");
+  if (Number.isFinite(maxDepth)) assertJsonDepth(text, maxDepth);
   try {
     return await parseJsonIncrementally(text);
   } catch (error) {

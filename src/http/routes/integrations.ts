@@ -15,6 +15,7 @@ import {
   operatorDeleteResponseSchema,
 } from "../integration-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
+import { MAX_JSON_DEPTH } from "../hardening";
 import { parseJson, parseReportJson, readBody } from "../read-body";
 import { refuseObviouslyTooManyFindings } from "../../formats/finding-count";
 import { clusterNameSchema, uploadResponseSchema } from "../schemas";
@@ -112,7 +113,7 @@ export function integrationsRouter(deps: AppDependencies): Router {
           transactionHooks: deps.transactionHooks,
           maxFindings: deps.config.maxReportFindings,
         },
-        { json: await parseReportJson(bytes), uploadedBy: req.principal?.name, cluster },
+        { json: await parseReportJson(bytes, MAX_JSON_DEPTH), uploadedBy: req.principal?.name, cluster },
       ),
     );
     if (!("results" in outcome)) {
