@@ -84,7 +84,7 @@ ${trendsSection(now, trendDays, snapshots)}
     ${
       repositories.length === 0
         ? html`<p class="empty">No non-compliant images. <span aria-hidden="true">🎉</span></p>`
-        : html`<table class="table">
+        : html`<div class="table-wrap"><table class="table">
       <thead><tr><th scope="col">Repository</th><th scope="col" class="num">Non-compliant</th><th scope="col" class="num">Images</th></tr></thead>
       <tbody>${repositories.map(
         (r) => html`<tr><th scope="row">${
@@ -94,7 +94,7 @@ ${trendsSection(now, trendDays, snapshots)}
             : html`<a href="${href("/ui/images", { repository: r.repository, status: "non_compliant" })}">${r.repository}</a>`
         }</th>
           <td class="num"><strong>${r.non_compliant}</strong></td><td class="num">${r.total}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
     }
   </section>
   <section class="card" aria-labelledby="exp-h">
@@ -102,13 +102,13 @@ ${trendsSection(now, trendDays, snapshots)}
     ${
       expiring.length === 0
         ? html`<p class="empty">None expire in the next 7 days.</p>`
-        : html`<table class="table">
+        : html`<div class="table-wrap"><table class="table">
       <thead><tr><th scope="col">Vulnerability</th><th scope="col">Scope</th><th scope="col">Expires</th></tr></thead>
       <tbody>${expiring.map(
         (e) => html`<tr><th scope="row"><a href="/ui/vulnerabilities/${encodeURIComponent(e.vulnerability_id)}">${e.vulnerability_id}</a></th>
           <td>${e.image_digest ? shortDigest(e.image_digest) : ""} ${e.repository ? html`<code>${e.repository}</code>` : ""}${!e.image_digest && !e.repository ? "everywhere" : ""}</td>
           <td>${time(e.expires_at)}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
     }
     <p><a href="/ui/exceptions">All exceptions →</a></p>
   </section>

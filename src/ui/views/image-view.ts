@@ -154,7 +154,7 @@ ${findingsSection(ctx, d)}
 <div class="grid-2">
   <section class="card" aria-labelledby="reports-h">
     <h2 id="reports-h">Report history</h2>
-    <table class="table compact">
+    <div class="table-wrap"><table class="table compact">
       <thead><tr><th scope="col">Scanned</th><th scope="col">Format</th><th scope="col" class="num">Findings</th><th scope="col">Source</th><th scope="col">Raw</th></tr></thead>
       <tbody>${d.reports.map(
         (r) => html`<tr${r.id === i.latest_report_id ? html` class="current"` : ""}>
@@ -165,7 +165,7 @@ ${findingsSection(ctx, d)}
         <td><a href="/ui/reports/${r.id}/raw" download>Download<span class="sr-only"> report of ${r.scanned_at.toISOString()}</span></a></td>
       </tr>`,
       )}</tbody>
-    </table>
+    </table></div>
   </section>
   <section class="card" aria-labelledby="decisions-h">
     <h2 id="decisions-h">Recent admission decisions</h2>
@@ -173,12 +173,12 @@ ${findingsSection(ctx, d)}
     ${
       d.decisions.length === 0
         ? html`<p class="muted">Admission has not asked about this image yet.</p>`
-        : html`<table class="table compact">
+        : html`<div class="table-wrap"><table class="table compact decisions-table">
       <thead><tr><th scope="col">When</th><th scope="col">Answer</th><th scope="col">Namespace</th><th scope="col">Asked as</th></tr></thead>
       <tbody>${d.decisions.map(
         (x) => html`<tr><td>${time(x.decided_at)}</td><td>${statusBadge(x.status)}</td><td>${x.namespace ?? html`<span class="muted">—</span>`}</td>
-          <td class="small">${x.image_ref ?? ""}${x.token_name ? html`<div class="muted">${x.token_name}</div>` : ""}</td></tr>`,
-      )}</tbody></table>`
+          <td class="small reason">${x.image_ref ?? ""}${x.token_name ? html`<div class="muted">${x.token_name}</div>` : ""}</td></tr>`,
+      )}</tbody></table></div>`
     }
   </section>
 </div>`;
