@@ -34,7 +34,7 @@ export interface IngestRequest {
   bytes: Buffer;
   /** The bytes' hash and gzip copy when the caller computed them while the body arrived; else computed here. */
   raw?: CapturedRaw | undefined;
-  /** JSON.parse's value of `bytes`, when the caller parsed them and is done with it: ingest may change it (masking). */
+  /** JSON.parse's value of `bytes`, when the caller parsed them and is done with it: ingest may change it (masking) and empties it. */
   parsed?: { document: unknown } | undefined;
   report: DecodedReport;
   digests: string[];
@@ -101,7 +101,8 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
     if (newReportId || (await unpruneReport(tx, target.id))) {
       await upsertVulnerabilities(tx, report.vulnerabilities);
       await insertFindings(tx, target.id, report.findings);
-      await insertRaw(tx, target.id, copy.byteSize, await copy.gzipped, copy.masked > 0);
+      const written = await copy.written;
+      await insertRaw(tx, target.id, written.byteSize, written.gzipped, copy.masked > 0);
     }
     const judged = images.filter((image) => linked.has(image.imageDigest));
     let changed: string[] = [];

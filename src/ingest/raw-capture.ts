@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { maskSecretContext } from "../formats/mask-secrets";
 import { promisify } from "node:util";
-import { constants, gzip } from "node:zlib";
+import { constants, createGzip, gzip } from "node:zlib";
 
 const gzipAsync = promisify(gzip);
 
@@ -50,8 +50,8 @@ export function captureRaw(bytes: Buffer): CapturedRaw {
 
 /** What is stored as the report's raw copy (scan_report_raw): its uncompressed size and the gzip of it. */
 export interface StoredCopy {
-  byteSize: number;
-  gzipped: Promise<Buffer>;
+  /** The copy's uncompressed size and its gzip, compressed off the request's critical path. */
+  written: Promise<{ byteSize: number; gzipped: Buffer }>;
   /** How many secret findings had their context (match, code lines) masked; 0 = the bytes as uploaded. */
   masked: number;
 }
@@ -67,13 +67,16 @@ export function storedCopy(bytes: Buffer, captured: CapturedRaw, hasSecrets: boo
   if (hasSecrets) {
     // The caller's parse of these bytes, when it hands it over, is masked in place: parsing 27 MB again cost ~100 ms.
     const doc: unknown = parsed ? parsed.document : JSON.parse(bytes.toString("utf8"));
+    if (parsed) parsed.document = undefined; // the caller gave it up; let it go as soon as the copy is made
     const masked = maskSecretContext(doc);
     if (masked > 0) {
-      const copy = Buffer.from(JSON.stringify(doc), "utf8");
-      return { byteSize: copy.length, gzipped: compressInBackground(copy), masked };
+      const written = gzipJson(doc);
+      written.catch(() => undefined); // awaited later, or never when the upload is refused
+      return { written, masked };
     }
   }
-  return { byteSize: bytes.length, gzipped: captured.gzipped(), masked: 0 };
+  const gzipped = captured.gzipped();
+  return { written: gzipped.then((g) => ({ byteSize: bytes.length, gzipped: g })), masked: 0 };
 }
 
 /**
@@ -94,4 +97,67 @@ export class RawCapture {
   finish(body: Buffer): CapturedRaw {
     return { sha256: this.hash.digest("hex"), gzipped: compression(body) };
   }
+}
+
+/** Pieces of about this many characters are serialised, converted and compressed at a time. */
+const PIECE_CHARACTERS = 256 * 1024;
+
+/**
+ * JSON.stringify(doc) written into gzip a piece at a time: the whole text of a 50 MB report, and its Buffer, never
+ * exist at once (they took the peak RSS of a 50 MB upload with secrets past the 512 MiB pod limit). The same bytes
+ * as JSON.stringify: containers down to a few levels are walked here, everything below them is JSON.stringify's.
+ */
+export async function gzipJson(doc: unknown): Promise<{ gzipped: Buffer; byteSize: number }> {
+  const gz = createGzip(RAW_GZIP);
+  const out: Buffer[] = [];
+  gz.on("data", (chunk: Buffer) => out.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    gz.once("end", resolve);
+    gz.once("error", reject);
+  });
+  let byteSize = 0;
+  let pending = "";
+  const flush = async () => {
+    const bytes = Buffer.from(pending, "utf8");
+    pending = "";
+    byteSize += bytes.length;
+    if (!gz.write(bytes)) await new Promise<void>((resolve) => gz.once("drain", resolve));
+  };
+  for (const piece of jsonPieces(doc, 5)) {
+    pending += piece;
+    if (pending.length >= PIECE_CHARACTERS) await flush();
+  }
+  await flush();
+  gz.end();
+  await ended;
+  return { gzipped: Buffer.concat(out), byteSize };
+}
+
+function* jsonPieces(value: unknown, depth: number): Generator<string> {
+  if (depth > 0 && Array.isArray(value)) {
+    yield "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) yield ",";
+      const item: unknown = value[i];
+      if (item === undefined || typeof item === "function" || typeof item === "symbol") yield "null";
+      else yield* jsonPieces(item, depth - 1);
+    }
+    yield "]";
+    return;
+  }
+  if (depth > 0 && typeof value === "object" && value !== null && typeof (value as { toJSON?: unknown }).toJSON !== "function") {
+    const object = value as Record<string, unknown>;
+    yield "{";
+    let first = true;
+    for (const key of Object.keys(object)) {
+      const item = object[key];
+      if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+      yield (first ? "" : ",") + JSON.stringify(key) + ":";
+      first = false;
+      yield* jsonPieces(item, depth - 1);
+    }
+    yield "}";
+    return;
+  }
+  yield JSON.stringify(value) ?? "null";
 }

@@ -47,11 +47,13 @@ export function reportsRouter(deps: AppDependencies): Router {
     // Parse, decode and store only once this replica's ingest memory budget has room (else 503 after a bounded wait).
     const result = await deps.ingestAdmission.run(bytes.length, async () => {
       const raw = capture.finish(bytes);
-      const document = await parseReportJson(bytes);
-      const report = decodeReport(document, { format: query.format, maxFindings: deps.config.maxReportFindings });
+      // Held in an object ingest may empty: a 50 MB report's document is ~200 MB of heap, and it must not outlive
+      // the masking of the stored copy while the findings are written.
+      const parsed: { document: unknown } = { document: await parseReportJson(bytes) };
+      const report = decodeReport(parsed.document, { format: query.format, maxFindings: deps.config.maxReportFindings });
       return ingestReport(
         { pool: deps.pool, clock: deps.clock, changes: deps.changes, transactionHooks: deps.transactionHooks },
-        { bytes, raw, parsed: { document }, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
+        { bytes, raw, parsed, report, digests: query.digest, image: query.image, source: query.source, uploadedBy: req.principal?.name, cluster: query.cluster },
       );
     });
     // ECR_PASS_TAG: a compliant image on an ECR host gets the tag whatever the report's source (never undoes the ingest).
