@@ -52,7 +52,7 @@ export function answerDigestLookup(
 
 /** Writes a lookup answer: status 200, the given headers, the answer's length and body. */
 export function writeLookupAnswer(res: ServerResponse, answer: CachedAnswer, headers: OutgoingHttpHeaders): void {
-  res.writeHead(200, { ...headers, "Content-Length": answer.bytes.length });
+  res.writeHead(200, { ...headers, "Content-Length": answer.byteLength });
   res.end(answer.text);
 }
 
@@ -61,6 +61,6 @@ export function writeLookupAnswer(res: ServerResponse, answer: CachedAnswer, hea
  * one small array per answer instead of two copies of a fifteen-key object.
  */
 export function writeLookupAnswerFlat(res: ServerResponse, answer: CachedAnswer, headers: readonly string[], requestId: string): void {
-  res.writeHead(200, [...headers, "X-Request-Id", requestId, "Content-Length", String(answer.bytes.length)]);
+  res.writeHead(200, [...headers, "X-Request-Id", requestId, "Content-Length", String(answer.byteLength)]);
   res.end(answer.text);
 }

@@ -110,7 +110,7 @@ function unresolvedAnswer(t: TagTarget, failure: string | undefined, policy: Pol
 
 function cached(answer: ComplianceAnswer, validUntil: Date | null, nowMs: number): CachedAnswer {
   const text = JSON.stringify(answer);
-  return { answer, bytes: Buffer.from(text), text, validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
+  return { answer, text, byteLength: Buffer.byteLength(text), validUntil: validUntil?.getTime() ?? null, loadedAt: nowMs };
 }
 
 /**

@@ -3,13 +3,13 @@ import type { ComplianceStatus, Reason } from "../domain/verdict";
 /** A compliance answer ready to send: the object and its serialised JSON. */
 export interface CachedAnswer {
   answer: ComplianceAnswer;
-  /** The JSON as UTF-8 bytes (their length is the Content-Length). */
-  bytes: Buffer;
   /**
-   * The same JSON as a string, which is what lookups send: node:http writes a string body together with the header
+   * The JSON as a string, which is what lookups send: node:http writes a string body together with the header
    * block in one write(), where a Buffer body costs a separate writev() entry (the profile's largest item).
    */
   text: string;
+  /** Its length in UTF-8 bytes: the Content-Length. */
+  byteLength: number;
   /** The verdict stops holding at this instant (exception expiry, scan age); null = until invalidated. */
   validUntil: number | null;
   loadedAt: number;
