@@ -2,54 +2,22 @@
  * Delivery that survives crashes and scales out: the service killed with SIGKILL while a notification is being sent
  * delivers it after a restart; two replicas on one database deliver every event exactly once under load.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { startServeProcess, type ServeProcess } from "../support/serve-process";
 import { critical, FAST_RETRIES, PRIVATE_OK, subscribe, trivyReport, upload } from "./support";
 
 const MAIN = path.resolve(__dirname, "../../dist/main.js");
 
-interface Child {
-  process: ChildProcess;
-  url: string;
-}
+type Child = ServeProcess;
 
 /** `node dist/main.js serve` on the database, as an operator runs it; resolves once it listens. */
-async function serve(database: TestDatabase, env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, [MAIN, "serve"], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATABASE_URL: database.url,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      LOG_LEVEL: "info",
-      ...PRIVATE_OK,
-      ...FAST_RETRIES,
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output.slice(-2000)}`)), 30_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"scan-registry listening"/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${output.slice(-2000)}`)));
-  });
-  return { process: child, url };
-}
+const serve = (database: TestDatabase, env: Record<string, string>): Promise<Child> =>
+  startServeProcess({ DATABASE_URL: database.url, ...PRIVATE_OK, ...FAST_RETRIES, ...env }, 30_000);
 
 const killed = (child: Child) => new Promise<void>((resolve) => (child.process.exitCode !== null || child.process.signalCode !== null ? resolve() : child.process.once("exit", () => resolve())));
 

@@ -4,12 +4,12 @@
  * docs/operations.md "Running N replicas"), and once the frozen replica resumes it never answers a verdict older than
  * an upload that had returned — neither for the lookups it received while frozen nor for those after.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { TEST_ADMIN_TOKEN } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { startServeProcess, type ServeProcess } from "../support/serve-process";
 
 jest.setTimeout(240_000);
 
@@ -18,32 +18,9 @@ const AUTH = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
 /** The acknowledgement wait (2 s) plus generous room for ingest on a loaded machine; far below the 30 s freeze. */
 const UPLOAD_BOUND_MS = 12_000;
 
-interface Replica {
-  process: ChildProcess;
-  url: string;
-}
+type Replica = ServeProcess;
 
-async function serve(database: TestDatabase): Promise<Replica> {
-  const child = spawn(process.execPath, [MAIN, "serve"], {
-    env: { PATH: process.env.PATH ?? "", DATABASE_URL: database.url, PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: "info", DB_POOL_SIZE: "4" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output.slice(-2000)}`)), 60_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"scan-registry listening"/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${output.slice(-2000)}`)));
-  });
-  return { process: child, url };
-}
+const serve = (database: TestDatabase): Promise<Replica> => startServeProcess({ DATABASE_URL: database.url, DB_POOL_SIZE: "4" });
 
 const DIGEST = fakeDigest("frozen-replica");
 

@@ -15,6 +15,7 @@ import { readFixtureJson } from "../support/fixtures";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 import { TEST_ADMIN_TOKEN } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { startServeProcess, type ServeProcess } from "../support/serve-process";
 
 jest.setTimeout(180_000);
 
@@ -96,33 +97,9 @@ async function startPgBouncer(serverUrl: string): Promise<Bouncer> {
   return { port, process: child, dir, log };
 }
 
-interface Replica {
-  process: ChildProcess;
-  url: string;
-  output(): string;
-}
+type Replica = ServeProcess;
 
-async function serve(env: Record<string, string>): Promise<Replica> {
-  const child = spawn(process.execPath, [MAIN, "serve"], {
-    env: { PATH: process.env.PATH ?? "", PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${output.slice(-3000)}`)), 60_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"scan-registry listening"/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${output.slice(-3000)}`)));
-  });
-  return { process: child, url, output: () => output };
-}
+const serve = (env: Record<string, string>): Promise<Replica> => startServeProcess(env);
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
