@@ -12,7 +12,7 @@ import {
   type ExceptionRow,
   type NewException,
 } from "../db/policy-repository";
-import { inTransaction, lockPolicyExclusively } from "../db/queryable";
+import { inTransaction, lockPolicyExclusively, type Queryable } from "../db/queryable";
 import { badRequest, invalid, notFound } from "../domain/errors";
 import { isDigest, parseImageReference } from "../domain/image-reference";
 import { repositoryMatchesGlob } from "../domain/repository-glob";
@@ -59,9 +59,14 @@ export class ExceptionService {
 
   /**
    * Grants several exceptions in one transaction (the dashboard's form grants one per chosen vulnerability ID): all
-   * are stored or none, and the images any of them can affect are re-evaluated once.
+   * are stored or none, and the images any of them can affect are re-evaluated once. `keep`, when given, chooses
+   * which of the inputs to grant inside the transaction, under the policy lock (what exists is read there, so two
+   * callers granting the same exceptions at once cannot both find them missing).
    */
-  async createAll(inputs: readonly NewException[]): Promise<{ rows: ExceptionRow[] } & ReevaluationOutcome> {
+  async createAll(
+    inputs: readonly NewException[],
+    keep?: (tx: Queryable, now: Date) => Promise<readonly NewException[]>,
+  ): Promise<{ rows: ExceptionRow[] } & ReevaluationOutcome> {
     const now = this.clock();
     for (const input of inputs)
       if (input.expiresAt !== null && input.expiresAt.getTime() <= now.getTime())
@@ -70,9 +75,11 @@ export class ExceptionService {
         ]);
     const result = await inTransaction(this.pool, async (tx) => {
       await lockPolicyExclusively(tx);
+      const chosen = keep ? await keep(tx, now) : inputs;
+      if (chosen.length === 0) return null;
       const rows: ExceptionRow[] = [];
       const digests = new Set<string>();
-      for (const input of inputs) {
+      for (const input of chosen) {
         const row = await insertException(tx, input, now);
         rows.push(row);
         for (const digest of await findImagesAffectedByException(tx, row)) digests.add(digest);
@@ -82,6 +89,7 @@ export class ExceptionService {
       await notifyPolicyChanged(tx, `exception:${rows.map((r) => r.id).join(",")}`);
       return { rows, ...outcome };
     });
+    if (result === null) return { rows: [], reevaluated: 0, changed: 0 };
     await propagatePolicyChange(this.deps);
     return result;
   }
@@ -167,36 +175,42 @@ export class ExceptionService {
   > {
     const plan = planVexImport(doc, normalizeId);
     const now = this.clock();
-    const active = await listExceptions(this.pool, { state: "active" }, now);
-    // An exception in force, lasting at least as long, whose scope covers the statement's covers the statement already.
-    const lasting = active.filter((e) => e.expires_at === null || (expiresAt !== null && e.expires_at.getTime() >= expiresAt.getTime()));
+    const candidates = plan.grants.map(
+      (g): NewException => ({
+        vulnerabilityId: g.vulnerabilityId,
+        repository: g.repository,
+        imageDigest: g.imageDigest,
+        reason: g.reason,
+        justification: g.justification,
+        expiresAt,
+        createdBy: by,
+        requestedBy: `OpenVEX: ${doc.author}`.slice(0, 200),
+      }),
+    );
     const digests = [...new Set(plan.grants.map((g) => g.imageDigest).filter((d): d is string => d !== null))];
-    const repositoryOf = new Map((await findImageScans(this.pool, digests)).map((s) => [s.image_digest, s.repository]));
-    const covers = (e: ExceptionRow, g: (typeof plan.grants)[number]): boolean => {
-      if (e.vulnerability_id !== g.vulnerabilityId) return false;
-      if (e.image_digest !== null && e.image_digest !== g.imageDigest) return false;
-      if (e.repository === null) return true;
-      const repository = g.imageDigest !== null ? (repositoryOf.get(g.imageDigest) ?? null) : g.repository;
-      return repository !== null && repositoryMatchesGlob(repository, e.repository);
-    };
-    const existing: Array<{ path: string; vulnerability_id: string; exception_id: string }> = [];
-    const fresh: NewException[] = [];
-    for (const g of plan.grants) {
-      const found = lasting.find((e) => covers(e, g));
-      if (found) existing.push({ path: g.path, vulnerability_id: g.vulnerabilityId, exception_id: found.id });
-      else
-        fresh.push({
-          vulnerabilityId: g.vulnerabilityId,
-          repository: g.repository,
-          imageDigest: g.imageDigest,
-          reason: g.reason,
-          justification: g.justification,
-          expiresAt,
-          createdBy: by,
-          requestedBy: `OpenVEX: ${doc.author}`.slice(0, 200),
-        });
-    }
-    const outcome = fresh.length > 0 ? await this.createAll(fresh) : { rows: [], reevaluated: 0, changed: 0 };
+    let existing: Array<{ path: string; vulnerability_id: string; exception_id: string }> = [];
+    // Which statements exceptions in force already cover is decided in the granting transaction, under the lock.
+    const outcome = await this.createAll(candidates, async (tx) => {
+      const active = await listExceptions(tx, { state: "active" }, now);
+      // An exception in force, lasting at least as long, whose scope covers the statement's covers the statement already.
+      const lasting = active.filter((e) => e.expires_at === null || (expiresAt !== null && e.expires_at.getTime() >= expiresAt.getTime()));
+      const repositoryOf = new Map((await findImageScans(tx, digests)).map((s) => [s.image_digest, s.repository]));
+      const covers = (e: ExceptionRow, g: (typeof plan.grants)[number]): boolean => {
+        if (e.vulnerability_id !== g.vulnerabilityId) return false;
+        if (e.image_digest !== null && e.image_digest !== g.imageDigest) return false;
+        if (e.repository === null) return true;
+        const repository = g.imageDigest !== null ? (repositoryOf.get(g.imageDigest) ?? null) : g.repository;
+        return repository !== null && repositoryMatchesGlob(repository, e.repository);
+      };
+      existing = [];
+      const fresh: NewException[] = [];
+      plan.grants.forEach((g, i) => {
+        const found = lasting.find((e) => covers(e, g));
+        if (found) existing.push({ path: g.path, vulnerability_id: g.vulnerabilityId, exception_id: found.id });
+        else fresh.push(candidates[i]!);
+      });
+      return fresh;
+    });
     return { created: outcome.rows, existing, unplaced: plan.unplaced, skipped: plan.skipped, reevaluated: outcome.reevaluated, changed: outcome.changed };
   }
 

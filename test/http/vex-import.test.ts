@@ -124,6 +124,15 @@ describe("when an OpenVEX document is posted", () => {
     expect(await app.database.rowCounts()).toEqual(before);
   });
 
+  test("then the same document posted twice at once grants its exceptions once: what exists is decided under the policy lock", async () => {
+    const body = doc([{ vulnerability: { name: "CVE-2099-0001" }, products: [{ "@id": "*" }], status: "not_affected", justification: "component_not_present" }]);
+    const [a, b] = await Promise.all([app.http.post("/v1/vex").set(admin()).send(body), app.http.post("/v1/vex").set(admin()).send(body)]);
+    expect([a.body.created.length, b.body.created.length].sort()).toEqual([0, 1]);
+    expect([a.body.existing.length, b.body.existing.length].sort()).toEqual([0, 1]);
+    const { rows } = await app.database.db.pool.query("SELECT count(*)::int AS n FROM policy_exceptions WHERE vulnerability_id = 'CVE-2099-0001'");
+    expect(rows[0].n).toBe(1);
+  });
+
   test("then ?expires_at= gives the exceptions it makes an expiry", async () => {
     const res = await app.http
       .post("/v1/vex?expires_at=2099-01-01T00:00:00Z")
