@@ -222,11 +222,6 @@ export class KubernetesTokenReviewer {
     return pending;
   }
 
-  /** Reviews being made now for tokens not seen valid before (for tests and metrics). */
-  get unknownReviewsInFlight(): number {
-    return this.unknownLane.inFlight;
-  }
-
   private remember(key: string, principal: Principal | null): void {
     const now = this.clock();
     if (principal) {
