@@ -54,6 +54,8 @@ export interface RunningService {
   deliverer: NotificationDeliverer;
   /** The history retention loop (RETENTION_SUPERSEDED_DAYS), null when retention is off; tests run it directly. */
   historyPruner: HistoryPruner | null;
+  /** The daily trends snapshot; its start-up run is in the background (tests await it before counting rows). */
+  snapshots: DailySnapshotTaker;
   server: http.Server;
   close(): Promise<void>;
 }
@@ -283,5 +285,5 @@ export async function startService(config: Config, options: StartOptions = {}): 
       await db.close();
       await embedded?.stop();
     })());
-  return { url, port, databaseUrl, deps, sweeper, deliverer, historyPruner, server, close };
+  return { url, port, databaseUrl, deps, sweeper, deliverer, historyPruner, snapshots, server, close };
 }

@@ -40,6 +40,9 @@ export async function startTestApp(
     ...options.env,
   });
   const service = await startService(config, { logger: options.logger ?? createLogger(config.logLevel), clock: options.clock });
+  // The start-up trends snapshot writes a row in the background: let it land (run() joins it) so that a test's
+  // "nothing was written" row counts do not race it.
+  await service.snapshots.run().catch(() => undefined);
   return {
     service,
     database,
