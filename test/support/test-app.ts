@@ -45,7 +45,16 @@ export async function startTestApp(
   await service.snapshots.run().catch(() => undefined);
   return {
     service,
-    database,
+    // Lookups queue admission decisions and write them in the background (src/lookup/decision-log.ts): a row count
+    // taken to prove "nothing was written" first lets the earlier tests' queued decisions land, or they land between
+    // the two counts (seen in CI: admission_decisions 0 → 163 across one refused ECR event).
+    database: {
+      ...database,
+      rowCounts: async () => {
+        await service.deps.decisionLog.flush();
+        return database.rowCounts();
+      },
+    },
     http: supertest(service.url),
     adminToken: TEST_ADMIN_TOKEN,
     async token(...scopes) {
