@@ -3,8 +3,7 @@
  * batches of up to 5,000 with one INSERT … SELECT FROM unnest, pruned with one DELETE, and read newest first with
  * an opaque keyset cursor; one row type serves the API and the dashboard.
  */
-import { isBigintCursor } from "../domain/cursor";
-import { badRequest } from "../domain/errors";
+import { decodeIdCursor, encodeIdCursor } from "../domain/cursor";
 import type { Queryable } from "./queryable";
 
 /** An answered lookup, as the lookup records it. */
@@ -94,17 +93,6 @@ export interface DecisionRow {
 const DECISION_COLUMNS = `id::text AS id, decided_at, image_digest, image_ref, namespace, is_compliant, status, reason, policy_version,
   token_id::text AS token_id, token_name`;
 
-/** The cursor is opaque to clients: the last row's ID, so a page never repeats or skips rows that arrive meanwhile. */
-function encodeCursor(id: string): string {
-  return Buffer.from(`d:${id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const m = /^d:(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m || !isBigintCursor(m[1]!)) throw badRequest("invalid_cursor", "The cursor is not one this service returned; start again without it.");
-  return m[1]!;
-}
-
 /** The decisions matching a filter, newest first, without paging: what the dashboard's export reads through a cursor. */
 export function decisionsQuery(filter: Omit<DecisionFilter, "limit" | "cursor">): { sql: string; params: unknown[] } {
   return {
@@ -136,7 +124,7 @@ export async function listDecisions(q: Queryable, filter: DecisionFilter): Promi
        AND ($6::timestamptz IS NULL OR decided_at < $6)
      ORDER BY admission_decisions.id DESC LIMIT $7`,
     [
-      filter.cursor === undefined ? null : decodeCursor(filter.cursor),
+      filter.cursor === undefined ? null : decodeIdCursor("d", filter.cursor),
       filter.imageDigest ?? null,
       filter.isCompliant ?? null,
       filter.namespace ?? null,
@@ -147,7 +135,7 @@ export async function listDecisions(q: Queryable, filter: DecisionFilter): Promi
   );
   const more = rows.length > filter.limit;
   const items = more ? rows.slice(0, filter.limit) : rows;
-  return { items, nextCursor: more ? encodeCursor(items[items.length - 1]!.id) : null };
+  return { items, nextCursor: more ? encodeIdCursor("d", items[items.length - 1]!.id) : null };
 }
 
 /** The latest decisions about one image, newest first (the admission_decisions (image_digest, decided_at) index). */

@@ -3,10 +3,10 @@
  * `FOR UPDATE SKIP LOCKED` inside a transaction the deliverer holds open while it sends, so a job is in the hands of
  * one replica at a time, and a replica that dies mid-send (SIGKILL, lost connection) releases it with its session.
  */
-import { badRequest } from "../domain/errors";
 import type { AttemptStatus, DeliveryAttempt, DestinationType, NotificationEventType, OutboxEvent } from "../domain/notification";
 import type { Severity } from "../domain/severity";
 import type { Client, Pool } from "pg";
+import { decodeIdCursor, encodeIdCursor } from "../domain/cursor";
 import { NOTIFICATION_CHANNEL } from "./notification-outbox-repository";
 import type { Queryable } from "./queryable";
 
@@ -189,16 +189,6 @@ export interface DeliveryFilter {
   cursor?: string | undefined;
 }
 
-function encodeCursor(id: string): string {
-  return Buffer.from(`n:${id}`).toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const m = /^n:(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m) throw badRequest("invalid_cursor", "The cursor is not one this service returned; start again without it.");
-  return m[1]!;
-}
-
 interface DeliveryRow {
   id: string;
   at: Date;
@@ -227,7 +217,7 @@ export async function listDeliveries(q: Queryable, filter: DeliveryFilter): Prom
        AND ($5::text IS NULL OR status = $5)
      -- The table's id, not the text alias of the select list: text order would put 99 after 100.
      ORDER BY notification_deliveries.id DESC LIMIT $6`,
-    [filter.cursor === undefined ? null : decodeCursor(filter.cursor), filter.destinationId ?? null, filter.eventId ?? null, filter.eventType ?? null, filter.status ?? null, filter.limit + 1],
+    [filter.cursor === undefined ? null : decodeIdCursor("n", filter.cursor), filter.destinationId ?? null, filter.eventId ?? null, filter.eventType ?? null, filter.status ?? null, filter.limit + 1],
   );
   const more = rows.length > filter.limit;
   const page = more ? rows.slice(0, filter.limit) : rows;
@@ -246,7 +236,7 @@ export async function listDeliveries(q: Queryable, filter: DeliveryFilter): Prom
       error: r.error,
       durationMs: r.duration_ms,
     })),
-    nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null,
+    nextCursor: more ? encodeIdCursor("n", page[page.length - 1]!.id) : null,
   };
 }
 

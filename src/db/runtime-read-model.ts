@@ -3,8 +3,7 @@
  * Running page and the metrics read it. Raw SQL: keyset pages over the running_images view and runtime_violations,
  * and grouped counts, which Prisma Client does not express.
  */
-import { isBigintCursor } from "../domain/cursor";
-import { badRequest } from "../domain/errors";
+import { decodeIdCursor, decodeKeyCursor, encodeIdCursor, encodeKeyCursor, isBigintCursor } from "../domain/cursor";
 import type { Queryable } from "./queryable";
 
 /** A running workload container with its image's current verdict (a running_images row). */
@@ -41,29 +40,19 @@ export interface WorkloadFilter {
 /** Where a page of workloads ended: the order key of its last row. */
 type WorkloadKey = [cluster: string, namespace: string, kind: string, name: string, container: string, id: string];
 
-const invalidCursor = () => badRequest("invalid_cursor", "The cursor is not one this API returned; start again without it.");
-
 function encodeWorkloadCursor(r: RunningWorkloadRow): string {
   const key: WorkloadKey = [r.cluster, r.namespace, r.kind, r.name, r.container, r.workload_container_id];
-  return Buffer.from(JSON.stringify(key)).toString("base64url");
+  return encodeKeyCursor(key);
 }
 
+const isWorkloadKey = (value: unknown[]): value is WorkloadKey =>
+  value.length === 6 &&
+  value.slice(0, 5).every((v) => typeof v === "string" && v.length <= 1024 && !v.includes("\u0000")) &&
+  typeof value[5] === "string" &&
+  isBigintCursor(value[5]);
+
 function decodeWorkloadCursor(cursor: string): WorkloadKey {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw invalidCursor();
-  }
-  if (
-    !Array.isArray(value) ||
-    value.length !== 6 ||
-    !value.slice(0, 5).every((v) => typeof v === "string" && v.length <= 1024 && !v.includes("\u0000")) ||
-    typeof value[5] !== "string" ||
-    !isBigintCursor(value[5])
-  )
-    throw invalidCursor();
-  return value as WorkloadKey;
+  return decodeKeyCursor(cursor, isWorkloadKey);
 }
 
 const RUNNING_COLUMNS = `r.workload_container_id::text AS workload_container_id, r.cluster, r.namespace, r.kind, r.name, r.container,
@@ -156,12 +145,6 @@ export interface ViolationFilter {
   imageDigest?: string | undefined;
 }
 
-function decodeViolationCursor(cursor: string): string {
-  const m = /^v:(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m || !isBigintCursor(m[1]!)) throw invalidCursor();
-  return m[1]!;
-}
-
 /** One page of runtime violations, newest first (by ID: the order they opened in), keyset after the previous page's last. */
 export async function listViolations(
   q: Queryable,
@@ -183,12 +166,12 @@ export async function listViolations(
       filter.namespace ?? null,
       filter.imageDigest ?? null,
       filter.limit + 1,
-      ...(filter.cursor === undefined ? [] : [decodeViolationCursor(filter.cursor)]),
+      ...(filter.cursor === undefined ? [] : [decodeIdCursor("v", filter.cursor)]),
     ],
   );
   const more = rows.length > filter.limit;
   const items = more ? rows.slice(0, filter.limit) : rows;
-  return { items, nextCursor: more ? Buffer.from(`v:${items[items.length - 1]!.id}`).toString("base64url") : null };
+  return { items, nextCursor: more ? encodeIdCursor("v", items[items.length - 1]!.id) : null };
 }
 
 /** Containers running now and open violations, counted by cluster and status (the runtime gauges, the dashboard). */

@@ -51,6 +51,31 @@ test("when the decisions cursor encodes the largest bigint, then it is accepted"
   expect(res.status).toBe(200);
 });
 
+const idCursor = (list: string, id: string) => Buffer.from(`${list}:${id}`).toString("base64url");
+const ID_LISTS: Array<[string, string]> = [
+  ["/v1/decisions", "d"],
+  ["/v1/notifications/deliveries", "n"],
+  ["/v1/violations", "v"],
+];
+
+test.each(ID_LISTS)("when %s gets a cursor of its own form past bigint, then 400 invalid_cursor (checked before PostgreSQL)", async (path, list) => {
+  const res = await app.http.get(path).query({ cursor: idCursor(list, "9999999999999999999") }).set(auth());
+  expect(res.status).toBe(400);
+  expect(res.body.code).toBe("invalid_cursor");
+});
+
+test.each(ID_LISTS)("when %s gets another list's cursor, then 400 invalid_cursor", async (path, list) => {
+  const other = list === "d" ? "n" : "d";
+  const res = await app.http.get(path).query({ cursor: idCursor(other, "5") }).set(auth());
+  expect(res.status).toBe(400);
+  expect(res.body.code).toBe("invalid_cursor");
+});
+
+test.each(ID_LISTS)("when %s gets its own cursor for the largest bigint, then 200", async (path, list) => {
+  const res = await app.http.get(path).query({ cursor: idCursor(list, "9223372036854775807") }).set(auth());
+  expect(res.status).toBe(200);
+});
+
 test("when the images cursor is not a digest, then 400 invalid_cursor", async () => {
   const res = await app.http.get("/v1/images").query({ cursor: "9999999999999999999" }).set(auth());
   expect(res.status).toBe(400);
