@@ -135,11 +135,14 @@ export const ruleSchema = z
 
 export const ruleListSchema = z.object({ items: z.array(ruleSchema) });
 
+/** What a delivery attempt can be for: an event type, or a destination test. */
+export const DELIVERY_EVENT_TYPES = [...NOTIFICATION_EVENT_TYPES, TEST_EVENT_TYPE] as const;
+
 export const deliveriesQuerySchema = z
   .object({
     destination_id: z.string().uuid().optional(),
     event_id: z.string().uuid().optional(),
-    event_type: z.enum([...NOTIFICATION_EVENT_TYPES, TEST_EVENT_TYPE]).optional(),
+    event_type: z.enum(DELIVERY_EVENT_TYPES).optional(),
     status: z.enum(ATTEMPT_STATUSES).optional().describe("delivered, retrying (failed; retried later) or failed (no more retries)"),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     cursor: z.string().max(100).optional().describe("next_cursor of the previous page."),

@@ -136,9 +136,11 @@ export const exceptionCreateBodySchema = z
   })
   .strict();
 
+export const EXCEPTION_LIST_STATES = ["active", "expired", "revoked", "all"] as const;
+
 export const exceptionListQuerySchema = z
   .object({
-    state: z.enum(["active", "expired", "revoked", "all"]).default("active"),
+    state: z.enum(EXCEPTION_LIST_STATES).default("active"),
     vulnerability_id: vulnerabilityIdSchema.optional(),
     image_digest: digestSchema.optional(),
   })

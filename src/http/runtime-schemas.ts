@@ -48,7 +48,8 @@ export const podListBodySchema = z
   .catchall(z.unknown())
   .meta({ id: "PodList", description: "A PodList or List of Pods, exactly as `kubectl get pods -A -o json` prints it" });
 
-const WORKLOAD_STATUSES = [...STATUSES, "unresolved"] as const;
+export const WORKLOAD_STATUSES = [...STATUSES, "unresolved"] as const;
+export const VIOLATION_STATES = ["open", "resolved"] as const;
 const limit = z.coerce.number().int().min(1).max(500).default(100);
 const cursor = z.string().max(2000).optional().describe("Opaque cursor from next_cursor of the previous page");
 
@@ -88,7 +89,7 @@ export const workloadListResponseSchema = z.object({
 
 export const listViolationsQuerySchema = z
   .object({
-    state: z.enum(["open", "resolved"]).default("open").describe("open (resolved_at is null) or resolved"),
+    state: z.enum(VIOLATION_STATES).default("open").describe("open (resolved_at is null) or resolved"),
     cluster: clusterNameSchema.optional(),
     namespace: namespaceSchema.optional(),
     image_digest: z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256: followed by 64 lowercase hex digits").optional(),

@@ -19,9 +19,15 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, part:
 /**
  * A list route's query: an unknown value of an enumerated filter (`?status=bogus`) is 422 `invalid_filter` naming
  * the values it may take — never ignored, which would answer the unfiltered list as if it were the filtered one.
- * Any other malformed parameter (limit, cursor) is 400 as parseOr400 says.
+ * Any other malformed parameter (limit, cursor) is 400 as parseOr400 says, or 422 on the lists that have always
+ * answered 422 for every malformed parameter (`otherwise`: decisions, deliveries, exceptions, workloads, violations).
  */
-export function parseListQuery<S extends z.ZodType>(schema: S, value: unknown, filters: Record<string, readonly string[]>): z.infer<S> {
+export function parseListQuery<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  filters: Record<string, readonly string[]>,
+  otherwise: "400" | "422" = "400",
+): z.infer<S> {
   const query = (value ?? {}) as Record<string, unknown>;
   const errors: FieldError[] = [];
   for (const [name, allowed] of Object.entries(filters)) {
@@ -33,7 +39,7 @@ export function parseListQuery<S extends z.ZodType>(schema: S, value: unknown, f
     }
   }
   if (errors.length) throw invalid("invalid_filter", `Unknown filter value${errors.length === 1 ? "" : "s"}: ${errors.map((e) => e.path.slice("query.".length)).join(", ")}.`, errors);
-  return parseOr400(schema, value, "query");
+  return otherwise === "400" ? parseOr400(schema, value, "query") : parseOr422(schema, value, "query");
 }
 
 /**

@@ -2,7 +2,7 @@ import { Router } from "express";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import { decisionsQuerySchema } from "../policy-schemas";
-import { parseOr422 } from "../validate";
+import { parseListQuery } from "../validate";
 import { authenticated, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { decisionsResponseSchema } from "../policy-schemas";
 
@@ -11,7 +11,7 @@ export function decisionsRouter(deps: AppDependencies): Router {
   const router = Router();
 
   router.get("/v1/decisions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
-    const query = parseOr422(decisionsQuerySchema, req.query, "query");
+    const query = parseListQuery(decisionsQuerySchema, req.query, { is_compliant: ["true", "false"] }, "422");
     const page = await deps.reading.decisions({
       imageDigest: query.image_digest,
       isCompliant: query.is_compliant,

@@ -4,10 +4,10 @@ import type { ExceptionRow } from "../../policy/exception-service";
 import type { ReevaluationOutcome } from "../../policy/policy-service";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
-import { exceptionCreateBodySchema, exceptionExportQuerySchema, exceptionIdSchema, exceptionListQuerySchema, normalizeVulnerabilityId } from "../policy-schemas";
+import { exceptionCreateBodySchema, exceptionExportQuerySchema, EXCEPTION_LIST_STATES, exceptionIdSchema, exceptionListQuerySchema, normalizeVulnerabilityId } from "../policy-schemas";
 import { VEX_BODY_LIMIT, vexDocumentSchema, vexImportQuerySchema, vexImportResponseSchema } from "../vex-schemas";
 import { parseJson, readBody } from "../read-body";
-import { parseOr400, parseOr422, withFieldPrefix } from "../validate";
+import { parseListQuery, parseOr400, parseOr422, withFieldPrefix } from "../validate";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { exceptionChangeResponseSchema, exceptionListResponseSchema } from "../policy-schemas";
 
@@ -39,7 +39,7 @@ export function exceptionsRouter(deps: AppDependencies): Router {
   const canWrite = requireScope(deps.authenticate, "policy:write");
 
   router.get("/v1/exceptions", requireScope(deps.authenticate, "compliance:read"), async (req, res) => {
-    const query = parseOr422(exceptionListQuerySchema, req.query, "query");
+    const query = parseListQuery(exceptionListQuerySchema, req.query, { state: EXCEPTION_LIST_STATES }, "422");
     const rows = await exceptions.list({ state: query.state, vulnerabilityId: query.vulnerability_id, imageDigest: query.image_digest });
     res.json({ items: rows.map(exceptionAnswer) });
   });

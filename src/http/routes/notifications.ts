@@ -1,9 +1,10 @@
 import { Router } from "express";
-import type { DeliveryAttempt, NotificationDestination, NotificationRule } from "../../domain/notification";
+import { ATTEMPT_STATUSES, type DeliveryAttempt, type NotificationDestination, type NotificationRule } from "../../domain/notification";
 import type { TestResult } from "../../notifications/notification-settings";
 import type { AppDependencies } from "../app-dependencies";
 import { requireScope } from "../authenticate";
 import {
+  DELIVERY_EVENT_TYPES,
   deliveriesQuerySchema,
   deliveriesResponseSchema,
   destinationCreateBodySchema,
@@ -18,7 +19,7 @@ import {
 } from "../notification-schemas";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
 import { parseJson, readBody } from "../read-body";
-import { parseOr422 } from "../validate";
+import { parseListQuery, parseOr422 } from "../validate";
 import { notFound } from "../../domain/errors";
 
 const BODY_LIMIT = 16 * 1024;
@@ -138,7 +139,7 @@ export function notificationsRouter(deps: AppDependencies): Router {
   });
 
   router.get("/v1/notifications/deliveries", canWritePolicy, async (req, res) => {
-    const query = parseOr422(deliveriesQuerySchema, req.query, "query");
+    const query = parseListQuery(deliveriesQuerySchema, req.query, { status: ATTEMPT_STATUSES, event_type: DELIVERY_EVENT_TYPES }, "422");
     const page = await settings.listDeliveries({
       destinationId: query.destination_id,
       eventId: query.event_id,

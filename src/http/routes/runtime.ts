@@ -13,8 +13,10 @@ import {
   podListBodySchema,
   violationListResponseSchema,
   workloadListResponseSchema,
+  VIOLATION_STATES,
+  WORKLOAD_STATUSES,
 } from "../runtime-schemas";
-import { parseOr422 } from "../validate";
+import { parseListQuery, parseOr422 } from "../validate";
 
 export function inventoryAnswer(result: SnapshotResult) {
   return {
@@ -76,7 +78,7 @@ export function runtimeRouter(deps: AppDependencies): Router {
   const canRead = requireScope(deps.authenticate, "compliance:read");
 
   router.get("/v1/workloads", canRead, async (req, res) => {
-    const query = parseOr422(listWorkloadsQuerySchema, req.query, "query");
+    const query = parseListQuery(listWorkloadsQuerySchema, req.query, { status: WORKLOAD_STATUSES }, "422");
     const page = await deps.reading.workloads({
       cluster: query.cluster,
       namespace: query.namespace,
@@ -90,7 +92,7 @@ export function runtimeRouter(deps: AppDependencies): Router {
   });
 
   router.get("/v1/violations", canRead, async (req, res) => {
-    const query = parseOr422(listViolationsQuerySchema, req.query, "query");
+    const query = parseListQuery(listViolationsQuerySchema, req.query, { state: VIOLATION_STATES }, "422");
     const page = await deps.reading.violations({
       state: query.state,
       cluster: query.cluster,
