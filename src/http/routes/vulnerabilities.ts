@@ -19,11 +19,10 @@ export function vulnerabilitiesRouter(deps: AppDependencies): Router {
     const id = parseOr400(vulnerabilityIdSchema, String(req.params.id), "path");
     const query = parseOr400(vulnerabilityQuerySchema, req.query, "query");
     const after = query.cursor === undefined ? undefined : decodeImageCursor(query.cursor);
-    const [found, running] = await Promise.all([
-      deps.reading.vulnerability(id, { limit: query.limit, after }),
-      deps.reading.runningWithVulnerability(id, RUNNING_LIMIT),
-    ]);
+    const found = await deps.reading.vulnerability(id, { limit: query.limit, after });
     if (!found.vulnerability && found.imageCount === 0) throw notFound("vulnerability_not_found", `No stored report mentions ${id}.`);
+    // Only for an ID a report mentions: an unknown ID (a typo, a scan of IDs) costs one query, not two.
+    const running = await deps.reading.runningWithVulnerability(id, RUNNING_LIMIT);
     res.json({
       ...(found.vulnerability ?? { id }),
       images: found.images,
