@@ -60,6 +60,15 @@ export function parseImageReference(input: string): ImageReference | null {
   return { registry, path, repository: `${registry}/${path}`, tag, digest };
 }
 
+/**
+ * A repository name (no tag, digest or wildcard) normalised as references are, e.g. `nginx` →
+ * `docker.io/library/nginx`; null when it is not one.
+ */
+export function parseRepositoryName(value: string): string | null {
+  if (/[@*?]/.test(value) || /:[^/]*$/.test(value)) return null;
+  return parseImageReference(value)?.repository ?? null;
+}
+
 /** The canonical text of a reference, e.g. `docker.io/library/nginx:latest@sha256:…`. */
 export function formatImageReference(ref: ImageReference): string {
   return `${ref.repository}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;

@@ -4,6 +4,7 @@
  * docs/vex.md (read from Trivy's pkg/result/ignore.go, pkg/vex/openvex.go, pkg/purl/purl.go and openvex/go-vex).
  */
 import { stringify } from "yaml";
+import { isDigest, parseRepositoryName } from "./image-reference";
 import type { VexJustification } from "./exception";
 import type { FindingKind } from "./severity";
 
@@ -279,8 +280,6 @@ export interface VexGrant {
   path: string;
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-const REPOSITORY = /^[a-z0-9.-]+(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/;
 
 /**
  * The scope a product names, or why it names none:
@@ -302,10 +301,10 @@ export function placeProduct(product: VexComponentInput & { subcomponents?: VexC
   if (purl.type !== "oci") return { reason: `a pkg:${purl.type} purl names a package, not an image; name the image as pkg:oci/<name>@<digest>?repository_url=<registry/path>` };
   const url = purl.qualifiers.get("repository_url");
   const repository = url === undefined ? null : repositoryFromRepositoryUrl(url);
-  if (repository !== null && (!REPOSITORY.test(repository) || repository.slice(repository.lastIndexOf("/") + 1) !== purl.name.toLowerCase()))
+  if (repository !== null && (parseRepositoryName(repository) !== repository || repository.slice(repository.lastIndexOf("/") + 1) !== purl.name.toLowerCase()))
     return { reason: "repository_url is not a repository whose last path segment is the purl's name" };
   if (purl.version !== "") {
-    if (!DIGEST.test(purl.version)) return { reason: "the purl's version is not an image digest (sha256:…)" };
+    if (!isDigest(purl.version)) return { reason: "the purl's version is not an image digest (sha256:…)" };
     return { scope: { repository: null, imageDigest: purl.version } };
   }
   if (repository === null) return { reason: "a pkg:oci purl without a digest or a repository_url names no image or repository here" };

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { policyRulesSchema } from "../domain/policy";
 import { VEX_JUSTIFICATIONS } from "../domain/exception";
-import { parseImageReference } from "../domain/image-reference";
+import { parseRepositoryName } from "../domain/image-reference";
 import { isValidRepositoryGlob } from "../domain/repository-glob";
 import { digestSchema, reasonSchema, statusSchema } from "./schemas";
 
@@ -151,12 +151,12 @@ const repositoryNameSchema = z
   .string()
   .max(255)
   .transform((v, ctx) => {
-    const ref = /[@*?]/.test(v) || /:[^/]*$/.test(v) ? null : parseImageReference(v);
-    if (!ref) {
+    const repository = parseRepositoryName(v);
+    if (repository === null) {
       ctx.addIssue({ code: "custom", message: "must be a repository name such as docker.io/library/nginx or ghcr.io/acme/app (no tag, digest or wildcard)" });
       return z.NEVER;
     }
-    return ref.repository;
+    return repository;
   });
 
 export const exceptionExportQuerySchema = z
