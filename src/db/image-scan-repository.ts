@@ -4,6 +4,7 @@
  * keyset batches with UNNEST; the listing shares its filters between the API and the dashboard.
  */
 import type { Queryable } from "./queryable";
+import type { CountedFindings } from "../domain/evaluate-compliance";
 import type { FindingSummary } from "../domain/summary";
 import type { Reason, Verdict } from "../domain/verdict";
 
@@ -293,17 +294,44 @@ function scopeFilter(scope: ImageScanScope, param: number): { sql: string; value
 }
 
 /**
- * One batch of images in scope after `after` (keyset pagination over the primary key), with each one's current
- * report's evaluation input: re-evaluation never reads the findings table.
+ * The jsonpath that keeps, of a stored evaluation input, the findings `counted` names (kind, severity, fixable);
+ * null when the policy can count none. Built from the fixed severity and kind names only (never from input).
  */
-export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after: string, limit: number) {
+function countedFindingsPath(counted: CountedFindings): string | null {
+  const severityIn = (severities: readonly string[]) => severities.map((s) => `@.sev == "${s}"`).join(" || ");
+  const kinds: string[] = [];
+  if (counted.vulnerabilitySeverities.length > 0)
+    kinds.push(`(@.k == "v" && (${severityIn(counted.vulnerabilitySeverities)})${counted.fixableOnly ? " && @.fix == true" : ""})`);
+  if (counted.secrets) kinds.push(`@.k == "s"`);
+  if (counted.misconfigurationSeverities.length > 0) kinds.push(`(@.k == "m" && (${severityIn(counted.misconfigurationSeverities)}))`);
+  return kinds.length === 0 ? null : `$[*] ? (${kinds.join(" || ")})`;
+}
+
+/**
+ * One batch of images in scope after `after` (keyset pagination over the primary key), with each one's current
+ * report's evaluation input: re-evaluation never reads the findings table. With `counted`, the input holds only the
+ * findings the policy can count (filtered by PostgreSQL: under a CRITICAL/HIGH policy most of an input is MEDIUM and
+ * LOW findings, which are then neither sent nor parsed); a stored value that is not an array is sent as it is, so
+ * the reader still refuses it as malformed.
+ */
+export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after: string, limit: number, counted?: CountedFindings) {
   const filter = scopeFilter(scope, 3);
+  const params: unknown[] = filter.value === undefined ? [after, limit] : [after, limit, filter.value];
+  let input = "r.evaluation_input";
+  if (counted) {
+    const path = countedFindingsPath(counted);
+    if (path === null) input = "CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN '[]'::jsonb ELSE r.evaluation_input END";
+    else {
+      params.push(path);
+      input = `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN jsonb_path_query_array(r.evaluation_input, $${params.length}::jsonpath) ELSE r.evaluation_input END`;
+    }
+  }
   return q.query<EvaluationRow>(
-    `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, r.evaluation_input
+    `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, ${input} AS evaluation_input
      FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
      WHERE s.image_digest > $1 ${filter.sql}
      ORDER BY s.image_digest LIMIT $2`,
-    filter.value === undefined ? [after, limit] : [after, limit, filter.value],
+    params,
   );
 }
 

@@ -45,6 +45,31 @@ class Tally {
 }
 
 /**
+ * The stored findings a policy can count at all: evaluateCompliance skips every other one, so a reader may leave
+ * them out of the input and get the same verdict (re-evaluation filters them in SQL, so 100,000 images' mostly
+ * MEDIUM and LOW findings are neither sent nor parsed under a CRITICAL/HIGH policy).
+ */
+export interface CountedFindings {
+  /** Vulnerabilities of these severities (those with a limit)... */
+  vulnerabilitySeverities: Severity[];
+  /** ...and only the fixable ones when the policy ignores unfixed findings. */
+  fixableOnly: boolean;
+  /** Secrets of any severity. */
+  secrets: boolean;
+  /** Misconfigurations of these severities. */
+  misconfigurationSeverities: Severity[];
+}
+
+export function countedFindings(policy: PolicyRules): CountedFindings {
+  return {
+    vulnerabilitySeverities: SEVERITIES.filter((s) => policy.max_severity_counts[s] !== undefined),
+    fixableOnly: policy.ignore_unfixed,
+    secrets: policy.block_secrets,
+    misconfigurationSeverities: SEVERITIES.filter((s) => policy.block_misconfiguration_severities.includes(s)),
+  };
+}
+
+/**
  * The verdict for one image: pure, so the same function serves ingest, lookups, re-evaluation and dry-runs.
  * `exceptions` may include ones that have expired by `now`; they are ignored.
  */
@@ -66,7 +91,10 @@ export function evaluateCompliance(
   }
 
   const limits = policy.max_severity_counts;
-  const blockedMisconfigurations = new Set<Severity>(policy.block_misconfiguration_severities);
+  // The same selection countedFindings describes to readers that filter the input beforehand.
+  const counted = countedFindings(policy);
+  const countedVulnerabilities = new Set<Severity>(counted.vulnerabilitySeverities);
+  const blockedMisconfigurations = new Set<Severity>(counted.misconfigurationSeverities);
   const vulnerabilities = new Map<Severity, Tally>();
   const misconfigurations = new Map<Severity, Tally>();
   const secrets = new Tally();
@@ -76,10 +104,10 @@ export function evaluateCompliance(
     if (!isCountable({ kind: KIND[f.k], status: f.st })) continue;
     let tally: Tally;
     if (f.k === "v") {
-      if (limits[f.sev] === undefined || (policy.ignore_unfixed && !f.fix)) continue;
+      if (!countedVulnerabilities.has(f.sev) || (counted.fixableOnly && !f.fix)) continue;
       tally = tallyFor(vulnerabilities, f.sev);
     } else if (f.k === "s") {
-      if (!policy.block_secrets) continue;
+      if (!counted.secrets) continue;
       tally = secrets;
     } else {
       if (!blockedMisconfigurations.has(f.sev)) continue;

@@ -1,7 +1,7 @@
 import { notifyVerdictsChanged } from "../db/change-channels";
 import { findSharedReports, selectEvaluationBatch, updateVerdictBatch, type EvaluationRow, type ImageScanScope } from "../db/image-scan-repository";
 import type { Queryable } from "../db/queryable";
-import { evaluateCompliance } from "../domain/evaluate-compliance";
+import { countedFindings, evaluateCompliance } from "../domain/evaluate-compliance";
 import { parseEvaluationInput } from "../domain/evaluation-input";
 import type { PolicyExceptionRule } from "../domain/exception";
 import type { PolicyVersion } from "../domain/policy";
@@ -42,7 +42,8 @@ function evaluationKey(row: EvaluationRow, digestScoped: ReadonlySet<string>): s
 
 /**
  * Evaluates the images in scope in batches of 5,000 (keyset pagination over the primary key), calling `visit` with
- * each batch's verdicts. Reads each image's current report's compact evaluation input, never the findings table.
+ * each batch's verdicts. Reads each image's current report's compact evaluation input, never the findings table, and
+ * of it only the findings the policy can count (countedFindings).
  * Images sharing a report (and so an evaluation input) are evaluated once per run: their verdict is remembered for
  * the run when the report is the current one of several images in scope.
  */
@@ -54,7 +55,9 @@ export async function evaluateImages(
   now: Date,
   visit: (batch: EvaluatedImage[]) => Promise<void>,
 ): Promise<number> {
-  const select = (after: string) => selectEvaluationBatch(q, scope, after, BATCH);
+  // Only the findings this policy can count are read (the evaluator skips the others: same verdicts).
+  const counted = countedFindings(policy.rules);
+  const select = (after: string) => selectEvaluationBatch(q, scope, after, BATCH, counted);
   const shared = await findSharedReports(q, scope);
   const digestScoped = new Set(exceptions.flatMap((e) => (e.imageDigest === null ? [] : [e.imageDigest])));
   const remembered = new Map<string, Verdict>();
