@@ -52,7 +52,13 @@ export function parseTrustProxy(value: string | undefined): TrustProxySetting | 
 }
 
 /** The environment, validated once at start. A bad value stops the start with a message naming the variable. */
-export const environmentSchema = z.object({
+export /** A whole number in a range, said so in its error (the retention variables and the `prune` options they stand for). */
+function wholeNumber(min: number, max: number) {
+  const message = `a whole number from ${min} to ${max}`;
+  return z.coerce.number<string | undefined>({ message }).int(message).min(min, message).max(max, message);
+}
+
+const environmentSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_URL: optionalText.pipe(
@@ -115,8 +121,8 @@ export const environmentSchema = z.object({
   NOTIFICATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   NOTIFICATION_CONCURRENCY_PER_DESTINATION: z.coerce.number().int().min(1).max(64).default(2),
   NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
-  RETENTION_SUPERSEDED_DAYS: optionalText.pipe(z.coerce.number<string | undefined>().int().min(1).max(36_500).optional()),
-  RETENTION_BATCH_SIZE: z.coerce.number().int().min(1000).max(5000).default(2000),
+  RETENTION_SUPERSEDED_DAYS: optionalText.pipe(wholeNumber(1, 36_500).optional()),
+  RETENTION_BATCH_SIZE: wholeNumber(1000, 5000).default(2000),
   RETENTION_INTERVAL_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
   DATABASE_LISTEN_URL: optionalText.pipe(
     z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// or postgresql:// URL").optional(),

@@ -159,7 +159,15 @@ test("when prune is given a batch size outside 1000–5000 or no age, then it re
   expect(none.stderr).toMatch(/--older-than-days N or set RETENTION_SUPERSEDED_DAYS/);
   const env = await cli(["prune"], { DATABASE_URL: app.database.url, RETENTION_BATCH_SIZE: "100" });
   expect(env.code).not.toBe(0);
-  expect(env.stderr).toMatch(/RETENTION_BATCH_SIZE/);
+  expect(env.stderr).toMatch(/RETENTION_BATCH_SIZE: a whole number from 1000 to 5000/);
+  // The options are checked by the configuration's own schema: the same limits and words as their variables.
+  const zero = await cli(["prune", "--older-than-days", "0"], { DATABASE_URL: app.database.url });
+  expect(zero.code).toBe(2);
+  expect(zero.stderr).toMatch(/--older-than-days: a whole number from 1 to 36500/);
+  const fraction = await cli(["prune", "--older-than-days", "1.5"], { DATABASE_URL: app.database.url });
+  expect(fraction.stderr).toMatch(/--older-than-days: a whole number from 1 to 36500/);
+  const envDays = await cli(["prune"], { DATABASE_URL: app.database.url, RETENTION_SUPERSEDED_DAYS: "36501" });
+  expect(envDays.stderr).toMatch(/RETENTION_SUPERSEDED_DAYS: a whole number from 1 to 36500/);
 });
 
 test("when uploads run while a prune deletes a large history, then every upload succeeds and no current report loses a finding", async () => {

@@ -13,12 +13,10 @@ export function register(program: Command): void {
     .option("--older-than-days <n>", "reports received more than n days ago (default RETENTION_SUPERSEDED_DAYS)")
     .option("--batch-size <n>", "findings deleted per statement, 1000–5000 (default RETENTION_BATCH_SIZE)")
     .action(async (opts: { olderThanDays?: string; batchSize?: string }) => {
-      const { loadConfig } = await import("../../config");
-      const config = loadConfig();
+      const config = await configWithOptions(opts);
       if (!config.databaseUrl) throw new CliError("prune: set DATABASE_URL (with the embedded database, set RETENTION_SUPERSEDED_DAYS and serve prunes in the background)");
-      const days = opts.olderThanDays === undefined ? config.retention.supersededDays : wholeNumber("--older-than-days", opts.olderThanDays, 1, 36_500);
+      const { supersededDays: days, batchSize } = config.retention;
       if (days === undefined) throw new CliError("prune: pass --older-than-days N or set RETENTION_SUPERSEDED_DAYS");
-      const batchSize = opts.batchSize === undefined ? config.retention.batchSize : wholeNumber("--batch-size", opts.batchSize, 1000, 5000);
       const [{ openDatabase }, { pruneHistory }] = await Promise.all([import("../../db/database"), import("../../ingest/prune-history")]);
       // DATABASE_LISTEN_URL set apart from DATABASE_URL: DATABASE_URL is a transaction pooler (no startup settings).
       const pooled = config.databaseListenUrl !== undefined && config.databaseListenUrl !== config.databaseUrl;
@@ -39,8 +37,19 @@ export function register(program: Command): void {
     });
 }
 
-function wholeNumber(option: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new CliError(`${option}: a whole number from ${min} to ${max}`);
-  return n;
+/** The options stand for the variables they override, so both are checked by the one configuration schema. */
+const OPTION_VARIABLES = { olderThanDays: ["--older-than-days", "RETENTION_SUPERSEDED_DAYS"], batchSize: ["--batch-size", "RETENTION_BATCH_SIZE"] } as const;
+
+async function configWithOptions(opts: { olderThanDays?: string; batchSize?: string }) {
+  const { loadConfig, ConfigError } = await import("../../config");
+  const given = (Object.keys(OPTION_VARIABLES) as Array<keyof typeof OPTION_VARIABLES>).filter((k) => opts[k] !== undefined);
+  const env = { ...process.env, ...Object.fromEntries(given.map((k) => [OPTION_VARIABLES[k][1], opts[k]])) };
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // Name the option the user typed, not the variable it stood in for.
+    const problems = error.problems.map((p) => given.reduce((text, k) => text.replace(new RegExp(`^${OPTION_VARIABLES[k][1]}:`), `${OPTION_VARIABLES[k][0]}:`), p));
+    throw new CliError(`prune: ${problems.join("; ")}`);
+  }
 }
