@@ -39,7 +39,7 @@ function evaluationInputs(): string[] {
   return inputs;
 }
 
-async function seed(client: Client): Promise<void> {
+export async function seed(client: Client): Promise<void> {
   await client.query(
     `INSERT INTO scan_reports (id, scanned_at, format, scanner, report_sha256, finding_count, evaluation_input)
      SELECT md5('bench-report' || i)::uuid, now() - make_interval(hours => i % 1000), 'trivy', 'Trivy', md5('bench-sha' || i),
@@ -62,7 +62,7 @@ async function seed(client: Client): Promise<void> {
  * of them in even templates, so every policy round flips half of their verdicts and opens or resolves that many
  * runtime violations in the re-evaluation's transaction.
  */
-async function seedRunning(client: Client): Promise<void> {
+export async function seedRunning(client: Client): Promise<void> {
   await client.query(
     `INSERT INTO workload_containers (cluster, namespace, kind, name, container, image_ref, repository, image_digest, pods, first_seen_at, last_seen_at, source)
      SELECT 'bench', 'team-' || (i % 200), 'Deployment', 'svc-' || i, 'main', 'registry.example.com/team-' || (i % 500) || '/app:1.' || i,
