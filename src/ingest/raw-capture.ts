@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { maskSecretContext } from "../formats/mask-secrets";
+import { maskAsSplice } from "./masked-splice";
 import { promisify } from "node:util";
 import { constants, createGzip, gzip } from "node:zlib";
 
@@ -68,9 +68,10 @@ export function storedCopy(bytes: Buffer, captured: CapturedRaw, hasSecrets: boo
     // The caller's parse of these bytes, when it hands it over, is masked in place: parsing 27 MB again cost ~100 ms.
     const doc: unknown = parsed ? parsed.document : JSON.parse(bytes.toString("utf8"));
     if (parsed) parsed.document = undefined; // the caller gave it up; let it go as soon as the copy is made
-    const masked = maskSecretContext(doc);
+    // Only the Results entries that held secret text are re-serialised when the document allows it (masked-splice.ts).
+    const { masked, pieces } = maskAsSplice(bytes, doc);
     if (masked > 0) {
-      const written = gzipJson(doc);
+      const written = pieces ? gzipPieces(pieces) : gzipJson(doc);
       written.catch(() => undefined); // awaited later, or never when the upload is refused
       return { written, masked };
     }
@@ -97,6 +98,25 @@ export class RawCapture {
   finish(body: Buffer): CapturedRaw {
     return { sha256: this.hash.digest("hex"), gzipped: compression(body) };
   }
+}
+
+/** The concatenation of `pieces` (views of the upload, mostly) written into gzip without joining them first. */
+export async function gzipPieces(pieces: readonly Buffer[]): Promise<{ gzipped: Buffer; byteSize: number }> {
+  const gz = createGzip(RAW_GZIP);
+  const out: Buffer[] = [];
+  gz.on("data", (chunk: Buffer) => out.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    gz.once("end", resolve);
+    gz.once("error", reject);
+  });
+  let byteSize = 0;
+  for (const piece of pieces) {
+    byteSize += piece.length;
+    if (piece.length > 0 && !gz.write(piece)) await new Promise<void>((resolve) => gz.once("drain", resolve));
+  }
+  gz.end();
+  await ended;
+  return { gzipped: Buffer.concat(out), byteSize };
 }
 
 /** Pieces of about this many characters are serialised, converted and compressed at a time. */
