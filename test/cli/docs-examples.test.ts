@@ -1,23 +1,16 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { FIXTURES_DIR, readFixtureJson } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { runCli } from "../support/cli-process";
 
 /**
  * docs/cli.md's `check` example is what the CLI prints for the juice-shop fixture (issue 17 item 14: it showed a
  * digest that is not juice-shop's). The CLI runs as a process from the build (`npm run build` first).
  */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
 const DOC = path.resolve(__dirname, "../../docs/cli.md");
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 let app: TestApp;
 beforeAll(async () => {

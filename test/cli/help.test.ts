@@ -2,17 +2,12 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { runCli } from "../support/cli-process";
 
 /** The CLI runs as a process from the build (`npm run build` first). */
 const MAIN = path.resolve(__dirname, "../../dist/main.js");
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "" }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, { timeoutMs: 30_000 });
 
 /** Every command PRODUCT.md's "Command line" names; those that call the service take --url and --token. */
 const COMMANDS: Array<{ args: string[]; client: boolean }> = [

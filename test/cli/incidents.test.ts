@@ -1,24 +1,10 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { JUICE_SHOP, uploadFixture } from "../http/policy-support";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { runCli } from "../support/cli-process";
 
-/** The CLI runs as a process from the build (`npm run build` first), as people and CI run it. */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
-
-function cli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...options.env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
-  });
-}
+const cli = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) => runCli(args, options);
 
 let app: TestApp;
 let env: Record<string, string>;

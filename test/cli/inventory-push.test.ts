@@ -2,33 +2,17 @@
  * `scan-registry inventory push` as a process, against a loopback receiver that records what the registry gets
  * (the same endpoint contract as POST /v1/inventory in PRODUCT.md).
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { aPod } from "../support/fake-kubernetes-pods";
-import { assertBuilt, MAIN } from "../support/agent-process";
+import { assertBuilt } from "../support/agent-process";
 import { startRecordingRegistry, type RecordingRegistry } from "../support/recording-registry";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { runCli } from "../support/cli-process";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>, stdin?: string | Buffer): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    child.stdin.end(stdin ?? "");
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string>, stdin?: string | Buffer) => runCli(args, { env, stdin });
 
 /** `kubectl get pods -A -o json` as kubectl prints it: a List-free PodList with every field of the Pods. */
 const kubectlOutput = {

@@ -1,23 +1,16 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { FIXTURES_DIR } from "../support/fixtures";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { runCli } from "../support/cli-process";
 
 /**
  * Issue 17 item 13: what a newcomer sees from the CLI when something is off. The CLI runs as a process from the
  * build (`npm run build` first).
  */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env });
 
 const fixture = (name: string) => path.join(FIXTURES_DIR, name);
 const API_DIGEST_MESSAGE = "HTTP 400 (invalid_digest): The digest must be sha256: followed by 64 lowercase hex digits.";

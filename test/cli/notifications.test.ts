@@ -1,20 +1,11 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startReceiver, verifySignature, type Receiver } from "../support/receiver";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { runCli } from "../support/cli-process";
 
-/** The CLI runs as a process from the build (`npm run build` first), as CI runs it. */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env, timeoutMs: 30_000 });
 
 const SECRET = "cli-secret-0123456789abcdef";
 let app: TestApp;

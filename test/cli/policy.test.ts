@@ -1,31 +1,11 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { CENTOS_7, rawVulnerabilities, SECRETS, uploadFixture, verdict } from "../http/policy-support";
+import { runCli } from "../support/cli-process";
 
-/** The CLI runs as a process from the build (`npm run build` first), as people and CI run it. */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...options.env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? "");
-  });
-}
+const cli = (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) => runCli(args, options);
 
 let app: TestApp;
 let env: Record<string, string>;

@@ -1,24 +1,9 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { startTestApp, type TestApp } from "../support/test-app";
+import { runCli } from "../support/cli-process";
 
-/** The CLI runs as a process from the build (`npm run build` first), as CI runs it. */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env, timeoutMs: 30_000 });
 
 let app: TestApp;
 let asAdmin: Record<string, string>;

@@ -1,23 +1,15 @@
-import { execFile } from "node:child_process";
-import path from "node:path";
 import { pruneHistory } from "../../src/ingest/prune-history";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
+import { runCli } from "../support/cli-process";
 
 /**
  * History retention (RETENTION_SUPERSEDED_DAYS, `scan-registry prune`): the findings and raw copies of reports that
  * are no image's current report and were received before the retention period are deleted; everything else stays.
  * Reports are uploaded through the API; their receipt is moved back in time with SQL (the database's now() sets it).
  */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env, timeoutMs: 120_000 });
 
 /** A Trivy report naming `digests`, scanned at `scannedAt`, with `n` vulnerabilities (IDs unique to `seed`). */
 function trivyReport(seed: string, digests: string[], scannedAt: string, n: number): string {

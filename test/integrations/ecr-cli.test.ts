@@ -1,24 +1,11 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { basicFinding, type FakeEcr } from "../support/fake-ecr";
 import { startTestApp, type TestApp } from "../support/test-app";
 import { startFakeEcr } from "./ecr-support";
+import { runCli } from "../support/cli-process";
 
-/** The CLI runs as a process from the build (`npm run build` first), as CI runs it; it needs no AWS credentials. */
-const MAIN = path.resolve(__dirname, "../../dist/main.js");
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 let fake: FakeEcr;
 let app: TestApp;

@@ -5,7 +5,7 @@
  * lock), history retention and the CLI, from two replicas whose caches stay coherent. Without /usr/sbin/pgbouncer
  * the test is skipped with a loud message (.ci/run installs it).
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
 import { TEST_ADMIN_TOKEN } from "../support/test-app";
 import { fakeDigest } from "../support/trivy-counts";
 import { startServeProcess, type ServeProcess } from "../support/serve-process";
+import { runCli } from "../support/cli-process";
 
 jest.setTimeout(180_000);
 
@@ -101,13 +102,7 @@ type Replica = ServeProcess;
 
 const serve = (env: Record<string, string>): Promise<Replica> => startServeProcess(env);
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
 function report(digest: string, scannedAt: string, severity: string, n = 50): string {
   return JSON.stringify({
