@@ -1,5 +1,5 @@
 import { notifyVerdictsChanged } from "../db/change-channels";
-import { findSharedReports, selectEvaluationBatch, updateVerdictBatch, type EvaluationRow, type ImageScanScope } from "../db/image-scan-repository";
+import { findSharedReports, planWithoutParallelWorkers, selectEvaluationBatch, updateVerdictBatch, type EvaluationRow, type ImageScanScope } from "../db/image-scan-repository";
 import type { Queryable } from "../db/queryable";
 import { countedFindings, evaluateCompliance } from "../domain/evaluate-compliance";
 import { parseEvaluationInput } from "../domain/evaluation-input";
@@ -45,7 +45,8 @@ function evaluationKey(row: EvaluationRow, digestScoped: ReadonlySet<string>): s
  * each batch's verdicts. Reads each image's current report's compact evaluation input, never the findings table, and
  * of it only the findings the policy can count (countedFindings).
  * Images sharing a report (and so an evaluation input) are evaluated once per run: their verdict is remembered for
- * the run when the report is the current one of several images in scope.
+ * the run when the report is the current one of several images in scope. `q` is a transaction: the batches
+ * share its snapshot, and its plan settings end with it.
  */
 export async function evaluateImages(
   q: Queryable,
@@ -58,6 +59,8 @@ export async function evaluateImages(
   // Only the findings this policy can count are read (the evaluator skips the others: same verdicts).
   const counted = countedFindings(policy.rules);
   const select = (after: string) => selectEvaluationBatch(q, scope, after, BATCH, counted);
+  // Many batches: plan them serially (see planWithoutParallelWorkers). A lookup's few digests skip the round trip.
+  if (!("digests" in scope)) await planWithoutParallelWorkers(q);
   const shared = await findSharedReports(q, scope);
   const digestScoped = new Set(exceptions.flatMap((e) => (e.imageDigest === null ? [] : [e.imageDigest])));
   const remembered = new Map<string, Verdict>();
