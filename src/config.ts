@@ -34,7 +34,7 @@ export type TrustProxySetting = boolean | number | string[];
 const TRUST_PROXY_PRESETS = ["loopback", "linklocal", "uniquelocal"];
 
 /** TRUST_PROXY: unset/false, true, a number of hops, or a comma-separated list of IPs, CIDR subnets and presets. */
-export function parseTrustProxy(value: string | undefined): TrustProxySetting | { error: string } {
+function parseTrustProxy(value: string | undefined): TrustProxySetting | { error: string } {
   const v = (value ?? "").trim();
   if (v === "" || /^(false|0|no)$/i.test(v)) return false;
   if (/^(true|yes)$/i.test(v)) return true;

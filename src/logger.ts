@@ -1,7 +1,7 @@
 import pino, { type Logger } from "pino";
 
 /** Paths that may carry secrets; pino replaces them before a line is written. */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   "req.headers.authorization",
   "req.headers.cookie",
   "req.headers['x-csrf-token']",

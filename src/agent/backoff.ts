@@ -50,7 +50,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Raised by `unlessAborted` when the agent stops while a request is in flight. */
-export class StoppedError extends Error {
+class StoppedError extends Error {
   constructor() {
     super("stopped");
   }

@@ -19,7 +19,7 @@ const importEsm = new Function("specifier", "return import(specifier)") as (spec
 let loaded: Promise<KubernetesClientModule> | undefined;
 
 /** Loads @kubernetes/client-node once. */
-export function loadKubernetesClient(): Promise<KubernetesClientModule> {
+function loadKubernetesClient(): Promise<KubernetesClientModule> {
   loaded ??= importEsm("@kubernetes/client-node") as Promise<KubernetesClientModule>;
   return loaded;
 }

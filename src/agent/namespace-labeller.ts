@@ -15,7 +15,7 @@ import type { KubernetesApi } from "./kubernetes-api";
 import { KubernetesApiError } from "./kubernetes-api";
 import type { RegistryClient } from "./registry-client";
 
-export const VIOLATIONS_LABEL = "scan-registry.io/runtime-violations";
+const VIOLATIONS_LABEL = "scan-registry.io/runtime-violations";
 
 export interface LabelChange {
   namespace: string;

@@ -10,7 +10,7 @@ import type { PodListBody } from "./pod-projection";
 
 const gzipAsync = promisify(gzip);
 
-export class RegistryError extends Error {
+class RegistryError extends Error {
   constructor(
     message: string,
     readonly status: number | undefined,

@@ -39,9 +39,9 @@ const NO_SCOPES: ReadonlySet<Scope> = new Set<Scope>();
  */
 const JWT_SHAPE = /^[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}$/;
 /** Projected service-account tokens are 1–2 KB; legacy Secret-based ones a little less. 8 KiB leaves room for claims. */
-export const MAX_KUBERNETES_TOKEN_LENGTH = 8_192;
+const MAX_KUBERNETES_TOKEN_LENGTH = 8_192;
 
-export function isJwtShaped(token: string): boolean {
+function isJwtShaped(token: string): boolean {
   return token.length <= MAX_KUBERNETES_TOKEN_LENGTH && JWT_SHAPE.test(token);
 }
 
@@ -61,7 +61,7 @@ export interface TokenReviewLimits {
   allowedEntries: number;
 }
 
-export const DEFAULT_TOKEN_REVIEW_LIMITS: TokenReviewLimits = {
+const DEFAULT_TOKEN_REVIEW_LIMITS: TokenReviewLimits = {
   unknownConcurrency: 4,
   unknownQueue: 32,
   unknownWaitMs: 1_000,

@@ -23,7 +23,7 @@ function generateToken(): string {
 }
 
 /** token_prefix of a token chosen by the operator (ADMIN_TOKEN): a marker, never characters of the token. */
-export const OPERATOR_TOKEN_PREFIX = "(admin)";
+const OPERATOR_TOKEN_PREFIX = "(admin)";
 
 export function hashToken(token: string): string {
   return crypto.createHash("sha256").update(token, "utf8").digest("hex");

@@ -69,7 +69,7 @@ const CONNECT_FAILURES: Record<string, string> = {
 };
 
 /** "could not connect to <url>: <reason>" for an error fetch threw before any answer. */
-export function connectionFailure(url: string, error: unknown): CliError {
+function connectionFailure(url: string, error: unknown): CliError {
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code;
   const reason = (code && CONNECT_FAILURES[code]) ?? code ?? cause?.message ?? (error as Error).message;

@@ -6,7 +6,7 @@
 import type { Pool, QueryResultRow } from "pg";
 import { inReadOnlySnapshot } from "./queryable";
 
-export const EXPORT_BATCH = 500;
+const EXPORT_BATCH = 500;
 
 /**
  * Runs `sql` as a NO SCROLL cursor in a READ ONLY REPEATABLE READ transaction and hands `onBatch` up to `batch` rows

@@ -47,7 +47,7 @@ export async function listDestinations(q: Queryable): Promise<NotificationDestin
   return rows.map(toDestination);
 }
 
-export async function findDestination(q: Queryable, id: string): Promise<NotificationDestination | null> {
+async function findDestination(q: Queryable, id: string): Promise<NotificationDestination | null> {
   const { rows } = await q.query<DestinationRow>(`SELECT ${DESTINATION_COLUMNS} FROM notification_destinations WHERE id = $1`, [id]);
   return rows[0] ? toDestination(rows[0]) : null;
 }

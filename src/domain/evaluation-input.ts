@@ -6,7 +6,7 @@ import { severitySchema, type FindingKind } from "./severity";
  * The per-finding facts the evaluator needs, stored with each report as JSON so that re-evaluating every image
  * never has to read the findings table. Keys are short because there is one entry per finding of every report.
  */
-export const evaluationFindingSchema = z.object({
+const evaluationFindingSchema = z.object({
   k: z.enum(["v", "s", "m"]),
   id: z.string(),
   sev: severitySchema,

@@ -12,7 +12,7 @@ export const INCIDENT_SEVERITIES = SEVERITIES;
 export type IncidentSeverity = Severity;
 
 /** The fields a PATCH may change; each change becomes one timeline entry. */
-export const INCIDENT_FIELDS = ["title", "status", "severity", "owner", "summary", "root_cause", "remediation"] as const;
+const INCIDENT_FIELDS = ["title", "status", "severity", "owner", "summary", "root_cause", "remediation"] as const;
 export type IncidentField = (typeof INCIDENT_FIELDS)[number];
 
 export const NOTE_KINDS = ["opened", "note", "change", "link_added", "link_removed"] as const;

@@ -8,31 +8,31 @@ export const NOTIFICATION_EVENT_TYPES = [
   "runtime_violation.resolved",
   "exception.expiring",
 ] as const;
-export const notificationEventTypeSchema = z.enum(NOTIFICATION_EVENT_TYPES);
+const notificationEventTypeSchema = z.enum(NOTIFICATION_EVENT_TYPES);
 export type NotificationEventType = z.infer<typeof notificationEventTypeSchema>;
 
 export const DESTINATION_TYPES = ["webhook", "slack", "cloudevents"] as const;
-export const destinationTypeSchema = z.enum(DESTINATION_TYPES);
+const destinationTypeSchema = z.enum(DESTINATION_TYPES);
 export type DestinationType = z.infer<typeof destinationTypeSchema>;
 
 /** What made a verdict flip: a new report, a policy change, an exception granted or withdrawn, or time passing. */
-export const VERDICT_CHANGE_CAUSES = ["report", "policy", "exception", "expiry", "scan_age"] as const;
+const VERDICT_CHANGE_CAUSES = ["report", "policy", "exception", "expiry", "scan_age"] as const;
 export type VerdictChangeCause = (typeof VERDICT_CHANGE_CAUSES)[number];
 
 /** State of one event for one destination. */
-export const JOB_STATUSES = ["pending", "delivered", "failed"] as const;
+const JOB_STATUSES = ["pending", "delivered", "failed"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Outcome of one delivery attempt: delivered (2xx), retrying (failed, another attempt scheduled), failed (gave up). */
 export const ATTEMPT_STATUSES = ["delivered", "retrying", "failed"] as const;
-export const attemptStatusSchema = z.enum(ATTEMPT_STATUSES);
+const attemptStatusSchema = z.enum(ATTEMPT_STATUSES);
 export type AttemptStatus = z.infer<typeof attemptStatusSchema>;
 
 /** event_type of a test send (POST /v1/notifications/destinations/{id}/test) in notification_deliveries. */
 export const TEST_EVENT_TYPE = "test" as const;
 
 /** Severities from lowest to highest, as SQL compares them (array_position). */
-export const SEVERITY_ASCENDING: readonly Severity[] = [...SEVERITIES].reverse();
+const SEVERITY_ASCENDING: readonly Severity[] = [...SEVERITIES].reverse();
 
 /** A stored destination without its secret: what every reader outside the delivery path gets. */
 export interface NotificationDestination {

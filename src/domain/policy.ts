@@ -34,7 +34,7 @@ export const policyRulesSchema = z
 
 export type PolicyRules = z.infer<typeof policyRulesSchema>;
 
-export const DEFAULT_POLICY: PolicyRules = Object.freeze(policyRulesSchema.parse({})) as PolicyRules;
+const DEFAULT_POLICY: PolicyRules = Object.freeze(policyRulesSchema.parse({})) as PolicyRules;
 
 export interface PolicyVersion {
   version: number;

@@ -6,7 +6,7 @@ import type { ReportFormat } from "./severity";
  * little. A scan time later than that cannot be true, and taken as true it would keep that report current (the
  * newest scan wins) and its verdict fresh (max_scan_age_days) forever, whatever is scanned after it.
  */
-export const MAX_SCAN_CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_SCAN_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Where each format says when it scanned, for the error's path. */
 const SCANNED_AT_FIELD: Record<ReportFormat, string> = {

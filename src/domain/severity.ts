@@ -16,6 +16,6 @@ export const FINDING_KINDS = ["vulnerability", "secret", "misconfiguration"] as 
 export const findingKindSchema = z.enum(FINDING_KINDS);
 export type FindingKind = z.infer<typeof findingKindSchema>;
 
-export const REPORT_FORMATS = ["trivy", "sarif", "cyclonedx", "trivy-operator", "ecr"] as const;
+const REPORT_FORMATS = ["trivy", "sarif", "cyclonedx", "trivy-operator", "ecr"] as const;
 export const reportFormatSchema = z.enum(REPORT_FORMATS);
 export type ReportFormat = z.infer<typeof reportFormatSchema>;

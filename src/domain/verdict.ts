@@ -3,7 +3,7 @@ import type { Severity } from "./severity";
 export const STATUSES = ["compliant", "non_compliant", "not_scanned", "stale"] as const;
 export type ComplianceStatus = (typeof STATUSES)[number];
 
-export const REASON_CODES = [
+const REASON_CODES = [
   "severity_threshold",
   "secret_found",
   "misconfiguration",

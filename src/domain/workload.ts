@@ -4,10 +4,10 @@
  */
 import { DIGEST_PATTERN, formatImageReference, parseImageReference } from "./image-reference";
 
-export const CONTAINER_TYPES = ["regular", "init", "ephemeral"] as const;
+const CONTAINER_TYPES = ["regular", "init", "ephemeral"] as const;
 export type ContainerType = (typeof CONTAINER_TYPES)[number];
 
-export const INVENTORY_SOURCES = ["inventory", "agent", "trivy-operator"] as const;
+const INVENTORY_SOURCES = ["inventory", "agent", "trivy-operator"] as const;
 export type InventorySource = (typeof INVENTORY_SOURCES)[number];
 
 /** What opened or resolved a runtime violation. */
@@ -86,7 +86,7 @@ export function workloadOfPod(pod: { name: string; labels?: Record<string, strin
  * labels name the ReplicaSet only), a ReplicaSet name ending in `-<hash>` is taken as its Deployment when the hash
  * looks like one Kubernetes generates (the "safe" alphabet of bcdfghjklmnpqrstvwxz2456789, 5 to 10 characters).
  */
-export function topController(owner: { kind: string; name: string }, podTemplateHash?: string | null): WorkloadIdentity {
+function topController(owner: { kind: string; name: string }, podTemplateHash?: string | null): WorkloadIdentity {
   if (owner.kind === "ReplicaSet") {
     if (podTemplateHash) {
       const suffix = `-${podTemplateHash}`;
@@ -146,7 +146,7 @@ export interface ContainerObservation {
 }
 
 /** The identity of a running row: a workload's container and the image it runs (digest, else the reference). */
-export function observationKey(o: Pick<ContainerObservation, "namespace" | "kind" | "name" | "container" | "imageDigest" | "imageRef">): string {
+function observationKey(o: Pick<ContainerObservation, "namespace" | "kind" | "name" | "container" | "imageDigest" | "imageRef">): string {
   return JSON.stringify([o.namespace, o.kind, o.name, o.container, o.imageDigest ?? `ref:${o.imageRef ?? ""}`]);
 }
 

@@ -22,8 +22,8 @@ const owner = z
   .optional()
   .transform((v) => (v === undefined ? undefined : v === null || v === "" ? null : v));
 
-export const incidentStatusSchema = z.enum(INCIDENT_STATUSES);
-export const incidentSeveritySchema = z.enum(INCIDENT_SEVERITIES);
+const incidentStatusSchema = z.enum(INCIDENT_STATUSES);
+const incidentSeveritySchema = z.enum(INCIDENT_SEVERITIES);
 
 const vulnerabilityId = z
   .string()
@@ -146,7 +146,7 @@ export const incidentIdSchema = z.object({ id: z.string().regex(/^[1-9]\d{0,17}$
 
 // ---- responses
 
-export const incidentSchema = z.object({
+const incidentSchema = z.object({
   id: z.number().int(),
   title: z.string(),
   status: incidentStatusSchema,
@@ -161,7 +161,7 @@ export const incidentSchema = z.object({
   created_by: z.string(),
 });
 
-export const incidentListItemSchema = incidentSchema.extend({ link_count: z.number().int(), note_count: z.number().int() });
+const incidentListItemSchema = incidentSchema.extend({ link_count: z.number().int(), note_count: z.number().int() });
 
 export const incidentListResponseSchema = z.object({
   items: z.array(incidentListItemSchema),
@@ -179,7 +179,7 @@ export const timelineEntrySchema = z.object({
   to: z.string().nullable(),
 });
 
-export const linkSchema = z.object({
+const linkSchema = z.object({
   id: z.number().int(),
   type: z.enum(["vulnerability", "image", "repository", "workload", "violation", "exception"]),
   vulnerability_id: z.string().optional(),
@@ -192,7 +192,7 @@ export const linkSchema = z.object({
   created_at: z.string(),
 });
 
-export const linkWithStateSchema = linkSchema.extend({
+const linkWithStateSchema = linkSchema.extend({
   current: z
     .object({
       known: z.boolean().describe("Whether the registry knows the item (a scanned image, a vulnerability in a stored report, a stored exception)."),

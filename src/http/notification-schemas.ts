@@ -15,7 +15,7 @@ const nameSchema = z
   .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
 
 /** http(s), absolute, no user:password@ (put credentials in the secret), at most 2,048 characters. */
-export const destinationUrlSchema = z
+const destinationUrlSchema = z
   .string()
   .trim()
   .max(2048)

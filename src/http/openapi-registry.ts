@@ -15,13 +15,13 @@ export type RegisterOpenApi = (registry: OpenAPIRegistry) => void;
 
 export const BEARER_AUTH = "bearerAuth";
 
-export const fieldErrorSchema = z.object({
+const fieldErrorSchema = z.object({
   path: z.string().describe("Where the problem is, e.g. query.digest or body.images.0"),
   message: z.string(),
 });
 
 /** RFC 9457 problem details as src/http/problem.ts writes them. */
-export const problemSchema = z
+const problemSchema = z
   .object({
     type: z.string().describe("A URI naming the problem type"),
     title: z.string(),

@@ -30,7 +30,7 @@ export function normalizeVulnerabilityId(raw: string): string | null {
  * Docker-style normalisation of the glob's registry, like image references: `nginx` = `docker.io/library/nginx`,
  * `bitnami/*` = `docker.io/bitnami/*`. A first segment with a wildcard, a dot, a port or `localhost` is kept as is.
  */
-export function normalizeRepositoryGlob(raw: string): string {
+function normalizeRepositoryGlob(raw: string): string {
   let glob = raw.trim();
   const segments = glob.split("/");
   const first = segments[0] ?? "";
@@ -205,7 +205,7 @@ export const decisionsQuerySchema = z
   })
   .strict();
 
-export const decisionSchema = z.object({
+const decisionSchema = z.object({
   id: z.string(),
   decided_at: z.string(),
   image_digest: z.string().nullable(),

@@ -9,7 +9,7 @@ import { reasonSchema, statusSchema } from "./schemas";
  */
 const instant = z.string().describe("ISO 8601 date-time");
 
-export const imageScanSchema = z
+const imageScanSchema = z
   .object({
     image_digest: z.string(),
     repository: z.string().nullable(),
@@ -50,7 +50,7 @@ export const imageDetailResponseSchema = imageScanSchema.extend({
     .describe("The reports that named this digest, newest scan first (at most 50)"),
 });
 
-export const findingSchema = z
+const findingSchema = z
   .object({
     id: z.string(),
     kind: z.enum(["vulnerability", "secret", "misconfiguration"]),

@@ -98,7 +98,7 @@ export const listViolationsQuerySchema = z
   })
   .strict();
 
-export const violationSchema = z
+const violationSchema = z
   .object({
     id: z.string(),
     state: z.enum(["open", "resolved"]),

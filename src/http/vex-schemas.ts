@@ -8,7 +8,7 @@ import { normalizeVulnerabilityId, vexJustificationSchema } from "./policy-schem
 import { exceptionResponseSchema } from "./policy-schemas";
 
 export const VEX_BODY_LIMIT = 2 * 1024 * 1024;
-export const VEX_MAX_STATEMENTS = 5000;
+const VEX_MAX_STATEMENTS = 5000;
 
 const instant = z.iso.datetime({ offset: true, message: "must be an RFC 3339 date-time with a time zone" });
 const text = (max: number) => z.string().max(max);

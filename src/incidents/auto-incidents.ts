@@ -11,7 +11,7 @@ import { describeLinkTarget, type LinkTarget } from "../domain/incident";
 import { MAX_LINKS_PER_INCIDENT } from "./incident-service";
 
 /** At most this many incidents (vulnerability × cluster) per reconciliation: an image with hundreds of CRITICALs must not flood. */
-export const MAX_AUTO_INCIDENTS_PER_CHANGE = 100;
+const MAX_AUTO_INCIDENTS_PER_CHANGE = 100;
 
 export async function openIncidentsForViolations(tx: Queryable, opened: ReadonlyArray<{ id: string }>, now: Date): Promise<number> {
   if (opened.length === 0) return 0;

@@ -38,7 +38,7 @@ import {
 
 /** Bounds that keep one incident readable in one answer. */
 export const MAX_LINKS_PER_INCIDENT = 200;
-export const MAX_TIMELINE_ENTRIES = 5000;
+const MAX_TIMELINE_ENTRIES = 5000;
 
 export interface NewIncident extends Partial<Omit<IncidentFields, "title" | "severity">> {
   title: string;

@@ -65,7 +65,7 @@ function refused(reason: string): NodeJS.ErrnoException {
  * Resolves like dns.lookup, then keeps only the addresses the policy allows. The socket connects to what this
  * returns, so the address checked is the address connected to: no window for DNS to change in between.
  */
-export function guardedLookup(allowPrivateNetworks: boolean, resolve: Resolver = dns.lookup): LookupFunction {
+function guardedLookup(allowPrivateNetworks: boolean, resolve: Resolver = dns.lookup): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...(options as dns.LookupOptions), all: true }, (error, list) => {
       if (error) return (callback as (e: Error) => void)(error);

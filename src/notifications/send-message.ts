@@ -12,7 +12,7 @@ export interface SendSettings {
 }
 
 /** Response bytes read at most: enough for an error message, never a receiver's whole page. */
-export const MAX_RESPONSE_BYTES = 4096;
+const MAX_RESPONSE_BYTES = 4096;
 
 let userAgent: string | null = null;
 function agentName(): string {

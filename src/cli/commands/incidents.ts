@@ -73,7 +73,7 @@ function describe(i: IncidentDetail): string {
 }
 
 /** `--link` values: CVE-…/GHSA-… (vulnerability), sha256:… (image), cluster/namespace/kind/name (workload), else a repository. */
-export function parseLink(value: string): Record<string, unknown> {
+function parseLink(value: string): Record<string, unknown> {
   const v = value.trim();
   const typed = /^(vulnerability|image|repository|workload|violation|exception)=(.+)$/.exec(v);
   if (typed) {

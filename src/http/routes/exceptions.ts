@@ -13,7 +13,7 @@ import { exceptionChangeResponseSchema, exceptionListResponseSchema } from "../p
 
 const EXCEPTION_BODY_LIMIT = 16 * 1024;
 
-export function exceptionAnswer(row: ExceptionRow) {
+function exceptionAnswer(row: ExceptionRow) {
   return {
     id: row.id,
     vulnerability_id: row.vulnerability_id,

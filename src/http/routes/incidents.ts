@@ -31,7 +31,7 @@ const SMALL_BODY_LIMIT = MARKDOWN_MAX + 1024;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export function incidentAnswer(row: IncidentRow) {
+function incidentAnswer(row: IncidentRow) {
   return {
     id: row.id,
     title: row.title,
@@ -48,11 +48,11 @@ export function incidentAnswer(row: IncidentRow) {
   };
 }
 
-export function timelineAnswer(n: NoteRow) {
+function timelineAnswer(n: NoteRow) {
   return { id: n.id, kind: n.kind, author: n.author, created_at: n.created_at.toISOString(), body: n.body, field: n.field, from: n.old_value, to: n.new_value };
 }
 
-export function linkAnswer(l: LinkRow) {
+function linkAnswer(l: LinkRow) {
   const t = targetOf(l);
   const base = { id: l.id, type: t.type, created_by: l.created_by, created_at: l.created_at.toISOString() };
   switch (t.type) {
@@ -110,7 +110,7 @@ function linkStateAnswer(l: LinkWithState) {
   }
 }
 
-export function incidentDetailAnswer(d: IncidentDetail) {
+function incidentDetailAnswer(d: IncidentDetail) {
   return {
     ...incidentAnswer(d.incident),
     timeline: d.timeline.map(timelineAnswer),

@@ -24,11 +24,11 @@ import { notFound } from "../../domain/errors";
 
 const BODY_LIMIT = 16 * 1024;
 
-export function destinationAnswer(d: NotificationDestination) {
+function destinationAnswer(d: NotificationDestination) {
   return { id: d.id, name: d.name, type: d.type, url: d.url, has_secret: d.hasSecret, created_at: d.createdAt.toISOString(), created_by: d.createdBy };
 }
 
-export function ruleAnswer(r: NotificationRule) {
+function ruleAnswer(r: NotificationRule) {
   return {
     id: r.id,
     name: r.name,
@@ -46,7 +46,7 @@ export function ruleAnswer(r: NotificationRule) {
   };
 }
 
-export function deliveryAnswer(d: DeliveryAttempt) {
+function deliveryAnswer(d: DeliveryAttempt) {
   return {
     id: d.id,
     at: d.at.toISOString(),
@@ -63,7 +63,7 @@ export function deliveryAnswer(d: DeliveryAttempt) {
   };
 }
 
-export function testAnswer(t: TestResult) {
+function testAnswer(t: TestResult) {
   return { delivered: t.delivered, request_id: t.requestId, response_status: t.responseStatus, error: t.error, duration_ms: t.durationMs };
 }
 

@@ -26,7 +26,7 @@ async function readPolicyBody(req: Request): Promise<PolicyRules> {
   return parseOr422(policyRulesBodySchema, json, "body");
 }
 
-export function policyVersionAnswer(p: PolicyVersion) {
+function policyVersionAnswer(p: PolicyVersion) {
   return { version: p.version, rules: p.rules, created_at: p.createdAt.toISOString(), created_by: p.createdBy };
 }
 

@@ -18,7 +18,7 @@ import {
 } from "../runtime-schemas";
 import { parseListQuery, parseOr422 } from "../validate";
 
-export function inventoryAnswer(result: SnapshotResult) {
+function inventoryAnswer(result: SnapshotResult) {
   return {
     cluster: result.cluster,
     namespace: result.namespace,
@@ -51,7 +51,7 @@ export function workloadItem(r: RunningWorkloadRow) {
   };
 }
 
-export function violationItem(v: ViolationRow) {
+function violationItem(v: ViolationRow) {
   return {
     id: v.id,
     state: v.resolved_at === null ? "open" : "resolved",

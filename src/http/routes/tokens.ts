@@ -11,7 +11,7 @@ import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry }
 
 const TOKEN_BODY_LIMIT = 16 * 1024;
 
-export const tokenCreateBodySchema = z
+const tokenCreateBodySchema = z
   .object({
     name: z
       .string()
@@ -35,7 +35,7 @@ export const tokenCreateBodySchema = z
   .strict();
 
 /** A stored token as the API shows it: never its hash, never the token itself. */
-export const tokenSchema = z.object({
+const tokenSchema = z.object({
   id: z.string().uuid(),
   name: z.string(),
   token_prefix: z.string().describe("The first characters of the token, to recognise it"),
@@ -46,15 +46,15 @@ export const tokenSchema = z.object({
   last_used_at: z.string().nullable().describe("Updated in batches: accurate to about 30 s"),
 });
 
-export const createdTokenSchema = tokenSchema.extend({
+const createdTokenSchema = tokenSchema.extend({
   token: z.string().describe("The token: shown in this answer only, stored only as a SHA-256 hash"),
 });
 
-export const tokenListSchema = z.object({ items: z.array(tokenSchema) });
+const tokenListSchema = z.object({ items: z.array(tokenSchema) });
 
 const tokenIdSchema = z.string().uuid();
 
-export function tokenAnswer(row: StoredToken) {
+function tokenAnswer(row: StoredToken) {
   return {
     id: row.id,
     name: row.name,

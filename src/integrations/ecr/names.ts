@@ -5,7 +5,7 @@
  */
 
 /** An AWS account ID, which is also an ECR registry ID: twelve digits. */
-export const ACCOUNT_ID = /^\d{12}$/;
+const ACCOUNT_ID = /^\d{12}$/;
 
 /**
  * AWS region names: a partition prefix (`us`, `eu`, `ap`, …, `cn`, and the GovCloud / ISO variants), a direction and
