@@ -7,7 +7,6 @@ import type { Queryable } from "./queryable";
 import type { CountedFindings } from "../domain/evaluate-compliance";
 import type { FindingSummary } from "../domain/summary";
 import type { Reason, Verdict } from "../domain/verdict";
-import { SEVERITIES } from "../domain/severity";
 
 /** An image_scans row as the API, the dashboard and the lookup read it. */
 export interface ImageScanRow {
@@ -306,22 +305,17 @@ export async function planWithoutParallelWorkers(q: Queryable): Promise<void> {
 }
 
 /**
- * The jsonpath that keeps, of a stored evaluation input (an array), the findings `counted` names (kind, severity,
- * fixable) and every finding it cannot judge: strict mode, so a finding missing a key or holding a value of the
- * wrong type makes the predicate unknown and is kept, as is one whose kind or severity is not a known value. The
- * reader then refuses them as it refuses any malformed input: a malformed finding is never dropped, so never
- * evaluated as if it were absent. Built from the fixed severity and kind names only (never from input).
+ * The jsonpath that keeps, of a stored evaluation input, the findings `counted` names (kind, severity, fixable);
+ * null when the policy can count none. Built from the fixed severity and kind names only (never from input).
  */
-export function countedFindingsPath(counted: CountedFindings): string {
-  const anyOf = (key: string, values: readonly string[]) => `(${values.map((v) => `@.${key} == "${v}"`).join(" || ")})`;
-  // jsonpath has no boolean literal as a predicate: a rule that counts nothing contributes no clause.
-  const clauses = [`!${anyOf("k", ["v", "s", "m"])}`, `!${anyOf("sev", SEVERITIES)}`];
+export function countedFindingsPath(counted: CountedFindings): string | null {
+  const severityIn = (severities: readonly string[]) => severities.map((s) => `@.sev == "${s}"`).join(" || ");
+  const kinds: string[] = [];
   if (counted.vulnerabilitySeverities.length > 0)
-    clauses.push(`(@.k == "v" && ${anyOf("sev", counted.vulnerabilitySeverities)}${counted.fixableOnly ? " && @.fix == true" : ""})`);
-  if (counted.secrets) clauses.push(`@.k == "s"`);
-  if (counted.misconfigurationSeverities.length > 0) clauses.push(`(@.k == "m" && ${anyOf("sev", counted.misconfigurationSeverities)})`);
-  const kept = clauses.join(" || ");
-  return `strict $[*] ? ((${kept}) || ((${kept}) is unknown))`;
+    kinds.push(`(@.k == "v" && (${severityIn(counted.vulnerabilitySeverities)})${counted.fixableOnly ? " && @.fix == true" : ""})`);
+  if (counted.secrets) kinds.push(`@.k == "s"`);
+  if (counted.misconfigurationSeverities.length > 0) kinds.push(`(@.k == "m" && (${severityIn(counted.misconfigurationSeverities)}))`);
+  return kinds.length === 0 ? null : `$[*] ? (${kinds.join(" || ")})`;
 }
 
 /**
@@ -336,8 +330,12 @@ export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after
   const params: unknown[] = filter.value === undefined ? [after, limit] : [after, limit, filter.value];
   let input = "r.evaluation_input";
   if (counted) {
-    params.push(countedFindingsPath(counted));
-    input = `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN jsonb_path_query_array(r.evaluation_input, $${params.length}::jsonpath) ELSE r.evaluation_input END`;
+    const path = countedFindingsPath(counted);
+    if (path === null) input = "CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN '[]'::jsonb ELSE r.evaluation_input END";
+    else {
+      params.push(path);
+      input = `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN jsonb_path_query_array(r.evaluation_input, $${params.length}::jsonpath) ELSE r.evaluation_input END`;
+    }
   }
   return q.query<EvaluationRow>(
     `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, ${input} AS evaluation_input
