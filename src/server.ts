@@ -201,6 +201,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const policyUseCases = { pool: db.pool, prisma: db.prisma, clock, policyCache, verdictCache, changes: listener, transactionHooks };
   const deps: AppDependencies = {
     lookupHeaders: new LookupHeaderTemplate(),
+    batchHeaders: new LookupHeaderTemplate(),
     ingestAdmission: new IngestAdmission(config.ingestMemoryBudgetBytes, config.ingestAdmissionWaitMs),
     changes: listener,
     config,
@@ -233,7 +234,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       }
     },
   };
-  const app = withLookupFastPath(buildServiceApp(deps), { lookup, authenticateLookup, template: deps.lookupHeaders!, observe: observeHttpRequests(deps) });
+  const app = withLookupFastPath(buildServiceApp(deps), { lookup, authenticateLookup, template: deps.lookupHeaders!, batchTemplate: deps.batchHeaders, maxJsonBodyBytes: config.maxJsonBodyBytes, observe: observeHttpRequests(deps) });
   const server =
     config.tlsCertFile && config.tlsKeyFile
       ? https.createServer({ cert: fs.readFileSync(config.tlsCertFile), key: fs.readFileSync(config.tlsKeyFile) }, app)

@@ -56,6 +56,8 @@ export interface AppDependencies {
   ingestAdmission: IngestAdmission;
   /** Headers of a lookup answer, captured for the lookup fast path (src/http/lookup-fast-path.ts); absent = no fast path. */
   lookupHeaders?: LookupHeaderTemplate;
+  /** The same for a batch check's answer (POST /v1/compliance/check); absent = no batch fast path. */
+  batchHeaders?: LookupHeaderTemplate;
   /** This replica's change listener: waits until every replica has dropped the verdicts a commit changed. */
   changes?: ChangeListener;
   /** Notification destinations, rules and the deliveries log. */

@@ -6,6 +6,10 @@ import type { CachedAnswer } from "../lookup/verdict-cache";
 /** The route pattern of a digest lookup, as the Express route names it (metrics and access log use it). */
 export const LOOKUP_ROUTE = "/v1/images/:digest/compliance";
 
+/** The batch check's route and its own body limit; the fast path holds bodies to the same limit. */
+export const BATCH_ROUTE = "/v1/compliance/check";
+export const BATCH_BODY_LIMIT = 256 * 1024;
+
 /**
  * Admission lookups arrive at a busy cluster's Pod rate; their successful answers are already recorded in
  * admission_decisions, so their access lines are written at debug level (src/observability/request-logging.ts).

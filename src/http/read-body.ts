@@ -13,6 +13,16 @@ export interface ReadBodyOptions {
 }
 
 /**
+ * Bodies the lookup fast path (src/http/lookup-fast-path.ts) read before handing a request to Express: readBody
+ * returns them, after the same limit checks, instead of reading the (consumed) stream again.
+ */
+const preReadBodies = new WeakMap<object, Buffer>();
+
+export function setPreReadBody(req: object, body: Buffer): void {
+  preReadBodies.set(req, body);
+}
+
+/**
  * Reads a request body into one Buffer, decoding gzip/deflate, and refuses it (413) as soon as either the bytes on
  * the wire or the decoded bytes pass `limit`: counted while streaming, so an oversized or gzip-bomb upload is never
  * held in memory whole.
@@ -33,6 +43,13 @@ export async function readBody(req: Request, routeLimit: number, options: ReadBo
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
     throw tooLarge();
+  }
+  const preRead = preReadBodies.get(req);
+  if (preRead) {
+    preReadBodies.delete(req);
+    if (preRead.length > limit) throw tooLarge();
+    onChunk?.(preRead);
+    return preRead;
   }
   const encoding = String(req.headers["content-encoding"] ?? "identity").trim().toLowerCase();
   let stream: NodeJS.ReadableStream = req;

@@ -192,6 +192,38 @@ export class ComplianceLookup {
     return { allowed: results.every((r) => r.is_compliant), results };
   }
 
+  /**
+   * The batch answer when every image is a well-formed digest reference whose verdict the cache holds, recorded in
+   * the decision log like batch()'s; null otherwise (a tag, a malformed reference, a miss: the caller runs batch(),
+   * which answers or refuses it). Nothing is recorded or counted unless every image is answered.
+   */
+  cachedBatch(images: readonly string[], ctx: LookupContext = {}): BatchAnswer | null {
+    const now = this.deps.clock();
+    const nowMs = now.getTime();
+    const answers: CachedAnswer[] = [];
+    const distinct = new Set<string>();
+    for (const image of images) {
+      let target: Target;
+      try {
+        target = toTarget(image);
+      } catch {
+        return null;
+      }
+      if (!("digest" in target)) return null;
+      const hit = this.deps.cache.get(target.digest, nowMs, false);
+      if (!hit) return null;
+      distinct.add(target.digest);
+      answers.push(hit);
+    }
+    this.deps.cache.hits += distinct.size;
+    const results = answers.map(({ answer }, i) => {
+      const image = images[i]!;
+      this.record(answer, { ...ctx, imageRef: image }, now);
+      return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };
+    });
+    return { allowed: results.every((r) => r.is_compliant), results };
+  }
+
   /** Each tag's digest from the stored reports (one statement for all), else from the tag resolvers, in order. */
   private async resolveTags(tags: readonly TagTarget[], anonymous: boolean): Promise<TagResolution[]> {
     const stored = await findLatestDigestsForTags(this.deps.pool, tags);

@@ -59,14 +59,18 @@ export class VerdictCache {
     return this.entries.size;
   }
 
-  get(digest: string, nowMs: number): CachedAnswer | null {
+  /**
+   * `count` = false leaves `hits` alone: the batch fast path probes every image and counts the hits only when it
+   * answers them all (else the Express route looks them up again and counts them).
+   */
+  get(digest: string, nowMs: number, count = true): CachedAnswer | null {
     if (this.stallCheck !== null && !this.stallCheck()) return null;
     const entry = this.enabled ? this.entries.get(digest) : undefined;
     if (!entry || (entry.validUntil !== null && entry.validUntil <= nowMs) || nowMs - entry.loadedAt > this.maxAgeMs) {
       if (entry) this.entries.delete(digest);
       return null;
     }
-    this.hits++;
+    if (count) this.hits++;
     return entry;
   }
 

@@ -5,7 +5,7 @@ import type { LookupContext } from "../../lookup/lookup-compliance";
 import type { CachedAnswer } from "../../lookup/verdict-cache";
 import type { AppDependencies } from "../app-dependencies";
 import type { LookupHeaderTemplate } from "../lookup-fast-path";
-import { answerDigestLookup, LOOKUP_ANSWER_HEADERS, LOOKUP_ROUTE, writeLookupAnswer } from "../lookup-answer";
+import { answerDigestLookup, BATCH_BODY_LIMIT, BATCH_ROUTE, LOOKUP_ANSWER_HEADERS, LOOKUP_ROUTE, writeLookupAnswer } from "../lookup-answer";
 import { requireScope } from "../authenticate";
 import { parseJson, readBody } from "../read-body";
 import { authenticated, jsonBody, jsonResponse, problems, type OpenAPIRegistry } from "../openapi-registry";
@@ -19,7 +19,6 @@ import {
 } from "../schemas";
 import { parseOr400 } from "../validate";
 
-const BATCH_BODY_LIMIT = 256 * 1024;
 
 /**
  * Sends the pre-serialised answer: small JSON with Content-Length, as Kyverno's apiCall wants. The headers of a
@@ -56,7 +55,7 @@ export function complianceRouter(deps: AppDependencies): Router {
   });
 
   // Kyverno sends the apiCall body with no Content-Type unless the policy sets one: read the bytes ourselves.
-  router.post("/v1/compliance/check", canRead, async (req, res) => {
+  router.post(BATCH_ROUTE, canRead, async (req, res) => {
     const bytes = await readBody(req, BATCH_BODY_LIMIT);
     const json = parseJson(bytes);
     if (json === null || typeof json !== "object" || Array.isArray(json))
@@ -64,7 +63,10 @@ export function complianceRouter(deps: AppDependencies): Router {
     const body = parseOr400(batchCheckBodySchema, json, "body");
     const answer = await deps.lookup.batch(body.images, context(req, body.namespace, null));
     const text = JSON.stringify(answer);
-    res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-store" });
+    // The headers of this answer become the template the fast path replays for batches answered from the cache.
+    for (const [name, value] of Object.entries(LOOKUP_ANSWER_HEADERS)) res.setHeader(name, value);
+    deps.batchHeaders?.capture(res);
+    res.writeHead(200, { "Content-Length": Buffer.byteLength(text) });
     res.end(text);
   });
 
