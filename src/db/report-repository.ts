@@ -245,52 +245,15 @@ export async function countReportFindings(prisma: PrismaClient, reportId: string
   return groups.map((g) => ({ kind: g.kind, severity: g.severity, count: g._count._all }));
 }
 
-/**
- * Counts a newly stored report's vulnerability findings (countable ones: not_affected excluded) into
- * vulnerability_finding_days, the rollup the docs/sql.md trend reads instead of scanning every finding of the window.
- * Runs last in the ingest transaction: every upload of the same day updates the same few rows, and their row locks
- * are held from here to the commit only. Severities in a fixed order, so two uploads never wait on each other crosswise.
- */
-export async function countReportIntoFindingDays(q: Queryable, reportId: string, findings: readonly EvaluationFinding[]): Promise<void> {
-  const bySeverity = new Map<string, number>();
-  for (const f of findings) if (f.k === "v") bySeverity.set(f.sev, (bySeverity.get(f.sev) ?? 0) + 1);
-  if (bySeverity.size === 0) return;
-  const severities = [...bySeverity.keys()].sort();
-  await q.query(
-    `INSERT INTO vulnerability_finding_days AS d (day, severity, findings, reports)
-     SELECT (r.received_at AT TIME ZONE 'UTC')::date, c.severity, c.findings, 1
-     FROM scan_reports r, unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS c(severity, findings, n)
-     WHERE r.id = $1
-     ORDER BY c.n
-     ON CONFLICT (day, severity) DO UPDATE SET findings = d.findings + EXCLUDED.findings, reports = d.reports + 1`,
-    [reportId, severities, severities.map((s) => bySeverity.get(s)!)],
-  );
-}
-
-/**
- * Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns how many. The
- * same statement takes their findings back out of vulnerability_finding_days (from each row's evaluation input,
- * which outlives a retention prune of the findings rows), so the trend counts reports not withdrawn, as before.
- */
+/** Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns how many. */
 export async function markOperatorReportsDeleted(q: Queryable, digest: string, now: Date): Promise<number> {
-  const { rows } = await q.query<{ deleted: number }>(
-    `WITH gone AS (
-       UPDATE scan_reports SET deleted_at = $2
-       WHERE format = 'trivy-operator' AND deleted_at IS NULL
-         AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)
-       RETURNING id, received_at, evaluation_input),
-     counts AS (
-       SELECT (g.received_at AT TIME ZONE 'UTC')::date AS day, e->>'sev' AS severity, count(*) AS findings, count(DISTINCT g.id) AS reports
-       FROM gone g, jsonb_array_elements(g.evaluation_input) AS e
-       WHERE e->>'k' = 'v'
-       GROUP BY 1, 2),
-     taken AS (
-       UPDATE vulnerability_finding_days d SET findings = d.findings - c.findings, reports = d.reports - c.reports
-       FROM counts c WHERE d.day = c.day AND d.severity = c.severity)
-     SELECT count(*)::int AS deleted FROM gone`,
+  const { rowCount } = await q.query(
+    `UPDATE scan_reports SET deleted_at = $2
+     WHERE format = 'trivy-operator' AND deleted_at IS NULL
+       AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)`,
     [digest, now],
   );
-  return rows[0]?.deleted ?? 0;
+  return rowCount ?? 0;
 }
 
 /** The gzip bytes of the digest's most recently received Trivy Operator report (deleted or not), or null. */

