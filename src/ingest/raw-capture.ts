@@ -100,8 +100,11 @@ export class RawCapture {
   }
 }
 
-/** The concatenation of `pieces` (views of the upload, mostly) written into gzip without joining them first. */
-export async function gzipPieces(pieces: readonly Buffer[]): Promise<{ gzipped: Buffer; byteSize: number }> {
+/**
+ * The concatenation of `pieces` (views of the upload, or a generator's output) written into gzip without joining them
+ * first; a generator is asked for its next piece only once gzip has taken the last one.
+ */
+export async function gzipPieces(pieces: Iterable<Buffer>): Promise<{ gzipped: Buffer; byteSize: number }> {
   const gz = createGzip(RAW_GZIP);
   const out: Buffer[] = [];
   gz.on("data", (chunk: Buffer) => out.push(chunk));
@@ -127,30 +130,20 @@ const PIECE_CHARACTERS = 256 * 1024;
  * exist at once (they took the peak RSS of a 50 MB upload with secrets past the 512 MiB pod limit). The same bytes
  * as JSON.stringify: containers down to a few levels are walked here, everything below them is JSON.stringify's.
  */
-export async function gzipJson(doc: unknown): Promise<{ gzipped: Buffer; byteSize: number }> {
-  const gz = createGzip(RAW_GZIP);
-  const out: Buffer[] = [];
-  gz.on("data", (chunk: Buffer) => out.push(chunk));
-  const ended = new Promise<void>((resolve, reject) => {
-    gz.once("end", resolve);
-    gz.once("error", reject);
-  });
-  let byteSize = 0;
+export function gzipJson(doc: unknown): Promise<{ gzipped: Buffer; byteSize: number }> {
+  return gzipPieces(jsonBuffers(doc));
+}
+
+function* jsonBuffers(doc: unknown): Generator<Buffer> {
   let pending = "";
-  const flush = async () => {
-    const bytes = Buffer.from(pending, "utf8");
-    pending = "";
-    byteSize += bytes.length;
-    if (!gz.write(bytes)) await new Promise<void>((resolve) => gz.once("drain", resolve));
-  };
   for (const piece of jsonPieces(doc, 5)) {
     pending += piece;
-    if (pending.length >= PIECE_CHARACTERS) await flush();
+    if (pending.length >= PIECE_CHARACTERS) {
+      yield Buffer.from(pending, "utf8");
+      pending = "";
+    }
   }
-  await flush();
-  gz.end();
-  await ended;
-  return { gzipped: Buffer.concat(out), byteSize };
+  yield Buffer.from(pending, "utf8");
 }
 
 function* jsonPieces(value: unknown, depth: number): Generator<string> {
