@@ -5,6 +5,7 @@ import { parseEvaluationInput, type EvaluationFinding } from "../../src/domain/e
 import { policyRulesSchema, type PolicyRules } from "../../src/domain/policy";
 import { SEVERITIES, type Severity } from "../../src/domain/severity";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { policyRulesArbitrary } from "../support/policy-arbitrary";
 
 /**
  * Re-evaluation reads of each stored evaluation input only the findings the policy can count (the jsonpath of
@@ -26,15 +27,7 @@ const finding: fc.Arbitrary<EvaluationFinding> = fc.record({
   fix: fc.boolean(),
   st: fc.constantFrom(null, "fixed", "affected", "not_affected", "FAIL", "PASS"),
 });
-const limit = fc.integer({ min: 0, max: 3 });
-const policy: fc.Arbitrary<PolicyRules> = fc
-  .record({
-    max_severity_counts: fc.record({ CRITICAL: limit, HIGH: limit, MEDIUM: limit, LOW: limit, UNKNOWN: limit }, { requiredKeys: [] }),
-    ignore_unfixed: fc.boolean(),
-    block_secrets: fc.boolean(),
-    block_misconfiguration_severities: fc.subarray([...SEVERITIES]),
-  })
-  .map((rules) => policyRulesSchema.parse(rules));
+const policy = policyRulesArbitrary;
 
 /** countedFindings' selection, as its comment states it, applied to a whole input. */
 function isCounted(counted: CountedFindings, f: EvaluationFinding): boolean {

@@ -3,10 +3,11 @@ import { selectEvaluationBatch } from "../../src/db/image-scan-repository";
 import { countedFindings, evaluateCompliance } from "../../src/domain/evaluate-compliance";
 import { parseEvaluationInput, type EvaluationFinding } from "../../src/domain/evaluation-input";
 import type { PolicyExceptionRule } from "../../src/domain/exception";
-import { policyRulesSchema, type PolicyRules } from "../../src/domain/policy";
+import { policyRulesSchema } from "../../src/domain/policy";
 import { SEVERITIES, type Severity } from "../../src/domain/severity";
 import { at, DAY_MS, NOW } from "../support/builders";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
+import { policyRulesArbitrary } from "../support/policy-arbitrary";
 
 /**
  * Re-evaluation reads only the findings the policy can count (selectEvaluationBatch filters the stored input in
@@ -24,16 +25,7 @@ const finding: fc.Arbitrary<EvaluationFinding> = fc.record({
   fix: fc.boolean(),
   st: fc.constantFrom(...STATUSES),
 });
-const limit = fc.integer({ min: 0, max: 3 });
-const policy: fc.Arbitrary<PolicyRules> = fc
-  .record({
-    max_severity_counts: fc.record({ CRITICAL: limit, HIGH: limit, MEDIUM: limit, LOW: limit, UNKNOWN: limit }, { requiredKeys: [] }),
-    ignore_unfixed: fc.boolean(),
-    block_secrets: fc.boolean(),
-    block_misconfiguration_severities: fc.subarray([...SEVERITIES]),
-    max_scan_age_days: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }),
-  })
-  .map((rules) => policyRulesSchema.parse(rules));
+const policy = policyRulesArbitrary;
 const exception: fc.Arbitrary<PolicyExceptionRule> = fc.record({
   id: fc.constant("exc"),
   vulnerabilityId: fc.constantFrom(...IDS),

@@ -2,10 +2,11 @@ import fc from "fast-check";
 import { evaluateCompliance, type ImageUnderEvaluation } from "../../src/domain/evaluate-compliance";
 import type { EvaluationFinding } from "../../src/domain/evaluation-input";
 import type { PolicyExceptionRule } from "../../src/domain/exception";
-import { policyRulesSchema, type PolicyRules } from "../../src/domain/policy";
+import { type PolicyRules } from "../../src/domain/policy";
 import { SEVERITIES, type Severity } from "../../src/domain/severity";
 import type { Reason, Verdict } from "../../src/domain/verdict";
 import { at, DAY_MS, DIGEST_A, DIGEST_B, NOW } from "../support/builders";
+import { policyRulesArbitrary } from "../support/policy-arbitrary";
 
 // Small pools so that findings, exceptions and globs collide often.
 const IDS = ["CVE-2024-1", "CVE-2024-2", "CVE-2024-3", "GHSA-abcd-efgh-ijkl", "private-key", "DS002", "DS005"];
@@ -31,16 +32,7 @@ const image: fc.Arbitrary<ImageUnderEvaluation> = fc.record({
 });
 
 const limit = fc.integer({ min: 0, max: 3 });
-const policy: fc.Arbitrary<PolicyRules> = fc
-  .record({
-    max_severity_counts: fc.record({ CRITICAL: limit, HIGH: limit, MEDIUM: limit, LOW: limit, UNKNOWN: limit }, { requiredKeys: [] }),
-    ignore_unfixed: fc.boolean(),
-    block_secrets: fc.boolean(),
-    block_misconfiguration_severities: fc.subarray([...SEVERITIES]),
-    max_scan_age_days: fc.option(fc.integer({ min: 1, max: 60 }), { nil: null }),
-    unscanned: fc.constantFrom("deny" as const, "allow" as const),
-  })
-  .map((rules) => policyRulesSchema.parse(rules));
+const policy = policyRulesArbitrary;
 
 let seq = 0;
 const exception: fc.Arbitrary<PolicyExceptionRule> = fc.record({
