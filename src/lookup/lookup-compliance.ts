@@ -182,14 +182,11 @@ export class ComplianceLookup {
     if (missing.length > 0) (await this.loadOnce(missing, now)).forEach((answer, i) => answers.set(missing[i]!, answer));
     const policy = tags.length > 0 ? await this.deps.policyCache.get(nowMs) : null;
 
-    const results = targets.map((t, i) => {
-      const image = images[i]!;
+    const imageAnswers = targets.map((t) => {
       const digest = digestOf(t);
-      const answer = digest !== null ? answers.get(digest)!.answer : unresolvedAnswer(t as TagTarget, resolutions.get(tagKey(t as TagTarget))!.failure, policy!, now);
-      this.record(answer, { ...ctx, imageRef: image }, now);
-      return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };
+      return digest !== null ? answers.get(digest)!.answer : unresolvedAnswer(t as TagTarget, resolutions.get(tagKey(t as TagTarget))!.failure, policy!, now);
     });
-    return { allowed: results.every((r) => r.is_compliant), results };
+    return this.answerBatch(images, imageAnswers, ctx, now);
   }
 
   /**
@@ -216,7 +213,12 @@ export class ComplianceLookup {
       answers.push(hit);
     }
     this.deps.cache.hits += distinct.size;
-    const results = answers.map(({ answer }, i) => {
+    return this.answerBatch(images, answers.map((a) => a.answer), ctx, now);
+  }
+
+  /** The batch answer for `images` and their answers, in order, each recorded in the decision log. */
+  private answerBatch(images: readonly string[], answers: readonly ComplianceAnswer[], ctx: LookupContext, now: Date): BatchAnswer {
+    const results = answers.map((answer, i) => {
       const image = images[i]!;
       this.record(answer, { ...ctx, imageRef: image }, now);
       return { image, image_digest: answer.image_digest, is_compliant: answer.is_compliant, status: answer.status, reason: answer.reason };

@@ -19,7 +19,6 @@ import {
 } from "../schemas";
 import { parseOr400 } from "../validate";
 
-
 /**
  * Sends the pre-serialised answer: small JSON with Content-Length, as Kyverno's apiCall wants. The headers of a
  * digest lookup become the template the fast path (src/http/lookup-fast-path.ts) replays for cached answers.
