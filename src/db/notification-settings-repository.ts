@@ -47,11 +47,6 @@ export async function listDestinations(q: Queryable): Promise<NotificationDestin
   return rows.map(toDestination);
 }
 
-async function findDestination(q: Queryable, id: string): Promise<NotificationDestination | null> {
-  const { rows } = await q.query<DestinationRow>(`SELECT ${DESTINATION_COLUMNS} FROM notification_destinations WHERE id = $1`, [id]);
-  return rows[0] ? toDestination(rows[0]) : null;
-}
-
 /** The destination with its secret, for signing a message. Only the delivery path and the test send call this. */
 export async function findDestinationWithSecret(q: Queryable, id: string): Promise<DestinationWithSecret | null> {
   const { rows } = await q.query<DestinationRow & { secret: string | null }>(

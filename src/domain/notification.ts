@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SEVERITIES, type Severity } from "./severity";
+import type { Severity } from "./severity";
 
 /** Every event a rule can subscribe to (PRODUCT.md "Notifications"). */
 export const NOTIFICATION_EVENT_TYPES = [
@@ -30,9 +30,6 @@ export type AttemptStatus = z.infer<typeof attemptStatusSchema>;
 
 /** event_type of a test send (POST /v1/notifications/destinations/{id}/test) in notification_deliveries. */
 export const TEST_EVENT_TYPE = "test" as const;
-
-/** Severities from lowest to highest, as SQL compares them (array_position). */
-const SEVERITY_ASCENDING: readonly Severity[] = [...SEVERITIES].reverse();
 
 /** A stored destination without its secret: what every reader outside the delivery path gets. */
 export interface NotificationDestination {

@@ -34,8 +34,6 @@ export const policyRulesSchema = z
 
 export type PolicyRules = z.infer<typeof policyRulesSchema>;
 
-const DEFAULT_POLICY: PolicyRules = Object.freeze(policyRulesSchema.parse({})) as PolicyRules;
-
 export interface PolicyVersion {
   version: number;
   rules: PolicyRules;

@@ -14,7 +14,6 @@ export interface EcrEventImage {
   scanStatus: string | null;
 }
 
-type Json = Record<string, unknown>;
 const isObject = isJsonObject;
 const text = (v: unknown): string | undefined => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
 
