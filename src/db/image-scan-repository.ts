@@ -5,6 +5,7 @@
  */
 import type { Queryable } from "./queryable";
 import type { CountedFindings } from "../domain/evaluate-compliance";
+import { SEVERITIES } from "../domain/severity";
 import type { FindingSummary } from "../domain/summary";
 import type { Reason, Verdict } from "../domain/verdict";
 
@@ -305,38 +306,31 @@ export async function planWithoutParallelWorkers(q: Queryable): Promise<void> {
 }
 
 /**
- * The jsonpath that keeps, of a stored evaluation input, the findings `counted` names (kind, severity, fixable);
- * null when the policy can count none. Built from the fixed severity and kind names only (never from input).
+ * The stored input's entries the policy can count, as SQL over the report row `r`: the columns of scan_reports that
+ * hold evaluation_input split by severity (generated: see the migration evaluation_input_by_severity), for the
+ * severities the policy counts of vulnerabilities or misconfigurations, and the secrets when it blocks them. The
+ * evaluator applies the rest of the selection (kind per severity, fixable only); the order of the entries does not
+ * change a verdict. A stored value that is not an array is sent as it is, so the reader still refuses it.
+ * Column names come from the fixed severity list only (never from input).
  */
-export function countedFindingsPath(counted: CountedFindings): string | null {
-  const severityIn = (severities: readonly string[]) => severities.map((s) => `@.sev == "${s}"`).join(" || ");
-  const kinds: string[] = [];
-  if (counted.vulnerabilitySeverities.length > 0)
-    kinds.push(`(@.k == "v" && (${severityIn(counted.vulnerabilitySeverities)})${counted.fixableOnly ? " && @.fix == true" : ""})`);
-  if (counted.secrets) kinds.push(`@.k == "s"`);
-  if (counted.misconfigurationSeverities.length > 0) kinds.push(`(@.k == "m" && (${severityIn(counted.misconfigurationSeverities)}))`);
-  return kinds.length === 0 ? null : `$[*] ? (${kinds.join(" || ")})`;
+function countedInputSql(counted: CountedFindings): string {
+  const severities = SEVERITIES.filter((s) => counted.vulnerabilitySeverities.includes(s) || counted.misconfigurationSeverities.includes(s));
+  const columns = severities.map((s) => `r.input_${s.toLowerCase()}`);
+  if (counted.secrets) columns.push("r.input_secrets");
+  const kept = columns.length === 0 ? "'[]'::jsonb" : columns.join(" || ");
+  return `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN ${kept} ELSE r.evaluation_input END`;
 }
 
 /**
  * One batch of images in scope after `after` (keyset pagination over the primary key), with each one's current
  * report's evaluation input: re-evaluation never reads the findings table. With `counted`, the input holds only the
- * findings the policy can count (filtered by PostgreSQL: under a CRITICAL/HIGH policy most of an input is MEDIUM and
- * LOW findings, which are then neither sent nor parsed); a stored value that is not an array is sent as it is, so
- * the reader still refuses it as malformed.
+ * entries of the severities (and secrets) the policy can count (countedInputSql): under a CRITICAL/HIGH policy most
+ * of an input is MEDIUM and LOW findings, which are then neither read, sent nor parsed.
  */
 export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after: string, limit: number, counted?: CountedFindings) {
   const filter = scopeFilter(scope, 3);
   const params: unknown[] = filter.value === undefined ? [after, limit] : [after, limit, filter.value];
-  let input = "r.evaluation_input";
-  if (counted) {
-    const path = countedFindingsPath(counted);
-    if (path === null) input = "CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN '[]'::jsonb ELSE r.evaluation_input END";
-    else {
-      params.push(path);
-      input = `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN jsonb_path_query_array(r.evaluation_input, $${params.length}::jsonpath) ELSE r.evaluation_input END`;
-    }
-  }
+  const input = counted ? countedInputSql(counted) : "r.evaluation_input";
   return q.query<EvaluationRow>(
     `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, ${input} AS evaluation_input
      FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { countedFindingsPath, selectEvaluationBatch } from "../../src/db/image-scan-repository";
+import { selectEvaluationBatch } from "../../src/db/image-scan-repository";
 import { countedFindings, type CountedFindings } from "../../src/domain/evaluate-compliance";
 import { parseEvaluationInput, type EvaluationFinding } from "../../src/domain/evaluation-input";
 import { policyRulesSchema, type PolicyRules } from "../../src/domain/policy";
@@ -8,9 +8,10 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
 import { policyRulesArbitrary } from "../support/policy-arbitrary";
 
 /**
- * Re-evaluation reads of each stored evaluation input only the findings the policy can count (the jsonpath of
- * countedFindingsPath): the database must keep exactly the findings countedFindings names, and a stored value that
- * is not an array must reach the reader as it is, to be refused.
+ * Re-evaluation reads of each stored evaluation input only the entries of the severities (and the secrets) the policy
+ * can count: scan_reports' generated input_<severity> and input_secrets columns. The database must hand over every
+ * entry countedFindings names, in the stored order within each severity, and nothing of a severity the policy does
+ * not count; a stored value that is not an array must reach the reader as it is, to be refused.
  */
 
 let database: TestDatabase;
@@ -36,21 +37,52 @@ function isCounted(counted: CountedFindings, f: EvaluationFinding): boolean {
   return counted.misconfigurationSeverities.includes(f.sev);
 }
 
-async function narrowed(input: unknown, rules: PolicyRules): Promise<unknown> {
-  const { rows } = await database.db.pool.query<{ kept: unknown }>("SELECT jsonb_path_query_array($1::jsonb, $2::jsonpath) AS kept", [
-    JSON.stringify(input),
-    countedFindingsPath(countedFindings(rules)) ?? "$ ? (1 == 0)",
-  ]);
-  return rows[0]!.kept;
+/** What the split columns hand over: per severity read (most severe first), then the secrets, each in stored order. */
+function expectedRead(counted: CountedFindings, findings: readonly EvaluationFinding[]): EvaluationFinding[] {
+  const out: EvaluationFinding[] = [];
+  for (const sev of SEVERITIES) {
+    if (!counted.vulnerabilitySeverities.includes(sev) && !counted.misconfigurationSeverities.includes(sev)) continue;
+    out.push(...findings.filter((f) => f.k !== "s" && f.sev === sev));
+  }
+  if (counted.secrets) out.push(...findings.filter((f) => f.k === "s"));
+  return out;
 }
 
-test("the database keeps, in order, exactly the well-formed findings countedFindings names", async () => {
+let stored = 0;
+async function readBack(input: unknown, rules: PolicyRules): Promise<unknown> {
+  stored++;
+  const report = `00000000-0000-4000-8000-${stored.toString(16).padStart(12, "0")}`;
+  const digest = `sha256:${stored.toString(16).padStart(64, "0")}`;
+  await database.db.pool.query(
+    `INSERT INTO scan_reports (id, scanned_at, format, scanner, report_sha256, finding_count, evaluation_input)
+     VALUES ($1::uuid, now(), 'trivy', 'Trivy', md5($1::text), 0, $2::jsonb)`,
+    [report, JSON.stringify(input)],
+  );
+  await database.db.pool.query(
+    `INSERT INTO image_scans (image_digest, repository, tags, latest_report_id, scanned_at, is_compliant, status, reasons, policy_version)
+     VALUES ($1, 'registry.example.com/app', '{}', $2, now(), true, 'compliant', '[]', 1)`,
+    [digest, report],
+  );
+  const { rows } = await selectEvaluationBatch(database.db.pool, { digests: [digest] }, "", 10, countedFindings(rules));
+  return rows[0]!.evaluation_input;
+}
+
+test("the database hands over, by severity and in stored order, exactly the entries of the severities the policy counts", async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(finding, { maxLength: 20 }), policy, async (findings, rules) => {
-      expect(await narrowed(findings, rules)).toEqual(findings.filter((f) => isCounted(countedFindings(rules), f)));
+      const counted = countedFindings(rules);
+      const read = (await readBack(findings, rules)) as EvaluationFinding[];
+      expect(read).toEqual(expectedRead(counted, findings));
+      // Nothing the policy counts is left out.
+      for (const f of findings.filter((x) => isCounted(counted, x))) expect(read).toContainEqual(f);
     }),
     { numRuns: 300 },
   );
+});
+
+test("a policy that counts nothing reads an empty input", async () => {
+  const rules = policyRulesSchema.parse({ max_severity_counts: {}, block_secrets: false, block_misconfiguration_severities: [] });
+  expect(await readBack([{ k: "v", id: "CVE-2024-1", sev: "CRITICAL", fix: true, st: "fixed" }], rules)).toEqual([]);
 });
 
 describe("when a stored input is malformed", () => {
