@@ -14,8 +14,10 @@ import { median, round } from "../lib/stats";
  * received 1–365 days ago, never pruned: retention is off, as in a service that keeps a year). On each, the same
  * measurements: ingest of a 1,000-finding report for a known image (known vulnerability IDs), cache-miss lookups
  * (VERDICT_CACHE_SIZE=0), a policy change (re-evaluation of every image), and every named query of docs/sql.md
- * (parameters replaced by values of the seeded data). Each figure is the median over rounds; the scenario passes
- * when every with-history figure is ≤ 1.2 × its no-history figure.
+ * (parameters replaced by values of the seeded data). Ingest, lookup and re-evaluation figures are medians over rounds;
+ * each docs query runs 3 times on each database to warm up, then SCALE_QUERY_SAMPLES (default 31) times on each,
+ * alternating between the two, and its figure is the median of those runs. The scenario passes when every
+ * with-history figure is ≤ 1.2 × its no-history figure.
  *
  * The full size takes disk (~6 GB) and time (seeding alone is minutes on 2 cores): try it small first, e.g.
  * `BENCH_ONLY=scale SCALE_HISTORY_FINDINGS=200000 BENCH_ROUNDS=3 npm run bench`.
@@ -189,11 +191,10 @@ interface Measurements {
   [name: string]: number;
 }
 
-async function measure(service: ChildServer, client: Client, images: number, rounds: number): Promise<Measurements> {
+async function measure(service: ChildServer, images: number, rounds: number): Promise<Measurements> {
   const auth = { Authorization: `Bearer ${BENCH_ADMIN_TOKEN}` };
   const out: Record<string, number[]> = {};
   const add = (name: string, ms: number) => (out[name] ??= []).push(ms);
-  const queries = docQueries(imageDigest(1));
   for (let r = 0; r < rounds; r++) {
     // Ingest: a new 1,000-finding scan of a known image (becomes its current report).
     const body = knownIdsReport(1 + ((r * 97) % images), 1000, r + 1);
@@ -222,37 +223,67 @@ async function measure(service: ChildServer, client: Client, images: number, rou
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`PUT /v1/policy answered ${res.status}`);
     }));
-    // Each query 5 times per round (the median): the short ones are a millisecond, where the machine's noise is large.
-    for (const q of queries) {
-      const runs: number[] = [];
-      for (let k = 0; k < 5; k++) runs.push(await timed(() => client.query(q.sql, q.params)));
-      add(`sql: ${q.name}`, median(runs));
-    }
   }
-  // SCALE_EXPLAIN=<file prefix>: each docs query's EXPLAIN ANALYZE, to see which of them read history.
-  if (process.env.SCALE_EXPLAIN) {
-    const stats = await client.query("SELECT attname, n_distinct, correlation FROM pg_stats WHERE tablename = 'findings'");
-    fs.appendFileSync(`${process.env.SCALE_EXPLAIN}-${images}.txt`, `-- pg_stats findings\n${JSON.stringify(stats.rows)}\n\n`);
-  }
-  if (process.env.SCALE_EXPLAIN)
-    for (const q of queries) {
-      const { rows } = await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.params);
-      fs.appendFileSync(`${process.env.SCALE_EXPLAIN}-${images}.txt`, `-- ${q.name}\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\n`);
-    }
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, round(median(v), 2)]));
 }
+
+/** Warm-up runs of each docs query on each database before its sampled runs. */
+const QUERY_WARMUPS = 3;
+
+export function querySamples(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SCALE_QUERY_SAMPLES === undefined ? 31 : Number(env.SCALE_QUERY_SAMPLES);
+  if (!Number.isInteger(v) || v < 1) throw new Error("SCALE_QUERY_SAMPLES must be a whole number of runs, at least 1");
+  return v;
+}
+
+/**
+ * Every docs/sql.md query on both databases: QUERY_WARMUPS runs on each, then `samples` runs on each, alternating
+ * between the two (without, with, without, ...), so that a noisy moment of the shared machine lands on both sides
+ * instead of deciding one ratio; each figure is the median of its samples.
+ */
+async function measureQueries(clients: Record<Variant, Client>, samples: number): Promise<Record<Variant, Measurements>> {
+  const out: Record<Variant, Measurements> = { without_history: {}, with_history: {} };
+  const queries = docQueries(imageDigest(1));
+  for (const q of queries) {
+    for (const v of VARIANTS) for (let k = 0; k < QUERY_WARMUPS; k++) await clients[v].query(q.sql, q.params);
+    const runs: Record<Variant, number[]> = { without_history: [], with_history: [] };
+    for (let k = 0; k < samples; k++)
+      for (const v of k % 2 ? [...VARIANTS].reverse() : VARIANTS) runs[v].push(await timed(() => clients[v].query(q.sql, q.params)));
+    for (const v of VARIANTS) out[v][`sql: ${q.name}`] = round(median(runs[v]), 2);
+  }
+  // SCALE_EXPLAIN=<file prefix>: each docs query's EXPLAIN ANALYZE, to see which of them read history.
+  if (process.env.SCALE_EXPLAIN)
+    for (const v of VARIANTS) {
+      const file = `${process.env.SCALE_EXPLAIN}-${v}.txt`;
+      const stats = await clients[v].query("SELECT attname, n_distinct, correlation FROM pg_stats WHERE tablename = 'findings'");
+      fs.appendFileSync(file, `-- pg_stats findings\n${JSON.stringify(stats.rows)}\n\n`);
+      for (const q of queries) {
+        const { rows } = await clients[v].query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.params);
+        fs.appendFileSync(file, `-- ${q.name}\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\n`);
+      }
+    }
+  return out;
+}
+
+const VARIANTS = ["without_history", "with_history"] as const;
+type Variant = (typeof VARIANTS)[number];
 
 export async function runScaleScenario(pg: BenchPostgres, settings: { rounds: number; workDir: string; log?: (s: string) => void }): Promise<ScenarioResult> {
   const log = settings.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const size = scaleSize();
   const images = Math.max(1, Math.round(size.currentFindings / FINDINGS_PER_REPORT));
   const historyReports = Math.round(size.historyFindings / FINDINGS_PER_REPORT);
-  const results: Record<string, Measurements> = {};
-  for (const variant of ["without_history", "with_history"] as const) {
-    const databaseUrl = await pg.database(`bench_scale_${variant}`);
-    const client = new Client({ connectionString: databaseUrl });
-    await client.connect();
-    try {
+  const samples = querySamples();
+  const results = {} as Record<Variant, Measurements>;
+  const clients = {} as Record<Variant, Client>;
+  const urls = {} as Record<Variant, string>;
+  try {
+    // Both databases exist together, so that the docs queries can alternate between them.
+    for (const variant of VARIANTS) {
+      urls[variant] = await pg.database(`bench_scale_${variant}`);
+      const client = new Client({ connectionString: urls[variant] });
+      await client.connect();
+      clients[variant] = client;
       const seeding = Date.now();
       await client.query(`INSERT INTO policy_versions (version, rules) VALUES (1, '{"max_severity_counts":{"CRITICAL":0,"HIGH":5}}'::jsonb) ON CONFLICT DO NOTHING`);
       // History first: rows are stored in receipt order, as the service stores them.
@@ -261,15 +292,21 @@ export async function runScaleScenario(pg: BenchPostgres, settings: { rounds: nu
       await seedCurrent(client, images, anchor);
       await client.query("VACUUM ANALYZE");
       log(`  scale_20m ${variant}: seeded ${images} images${variant === "with_history" ? ` and ${historyReports * FINDINGS_PER_REPORT} history findings` : ""} in ${((Date.now() - seeding) / 1000).toFixed(1)} s`);
-      const service = await startService({ DATABASE_URL: databaseUrl, ADMIN_TOKEN: BENCH_ADMIN_TOKEN, VERDICT_CACHE_SIZE: "0" }, path.join(settings.workDir, `scale-${variant}.log`));
+    }
+    for (const variant of VARIANTS) {
+      const service = await startService({ DATABASE_URL: urls[variant], ADMIN_TOKEN: BENCH_ADMIN_TOKEN, VERDICT_CACHE_SIZE: "0" }, path.join(settings.workDir, `scale-${variant}.log`));
       try {
-        results[variant] = await measure(service, client, images, settings.rounds);
+        results[variant] = await measure(service, images, settings.rounds);
       } finally {
         await service.stop();
       }
-    } finally {
-      await client.end();
-      await pg.dropDatabase(`bench_scale_${variant}`);
+    }
+    const queries = await measureQueries(clients, samples);
+    for (const variant of VARIANTS) Object.assign(results[variant], queries[variant]);
+  } finally {
+    for (const variant of VARIANTS) {
+      await clients[variant]?.end();
+      if (urls[variant]) await pg.dropDatabase(`bench_scale_${variant}`);
     }
   }
   const ratios = Object.fromEntries(
@@ -290,6 +327,7 @@ export async function runScaleScenario(pg: BenchPostgres, settings: { rounds: nu
       history_findings: historyReports * FINDINGS_PER_REPORT,
       images,
       history_reports: historyReports,
+      query_sampling: `each docs query: ${QUERY_WARMUPS} warm-ups per database, then the median of ${samples} runs per database, alternating (SCALE_QUERY_SAMPLES)`,
       size_knobs: "SCALE_CURRENT_FINDINGS, SCALE_HISTORY_FINDINGS (defaults 200000 and 20000000)",
       without_history_ms: results.without_history,
       with_history_ms: results.with_history,
