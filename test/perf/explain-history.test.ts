@@ -1,9 +1,13 @@
+import fs from "node:fs";
+import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
  * With a long history (superseded reports, most of them already pruned), the retention run's search and the history
  * questions of docs/sql.md read through indexes that hold only what they need: EXPLAIN over a seeded, ANALYZEd
- * database of 1,000 current reports and 49,000 older ones (10 findings each unless pruned: 400,000 findings).
+ * database of 1,000 current reports and 49,000 older ones (10 findings each unless pruned: 400,000 findings, and a
+ * secret in every tenth report). The questions about current findings read the current reports' findings through
+ * indexes that hold only the rows they ask about; those tests run the query as docs/sql.md writes it.
  */
 let database: TestDatabase;
 
@@ -20,6 +24,13 @@ async function explain(sql: string, params: unknown[] = []): Promise<PlanNode[]>
 }
 const INDEX_NODES = new Set(["Index Scan", "Index Only Scan", "Bitmap Index Scan"]);
 const indexesUsed = (plan: PlanNode[]) => plan.filter((n) => INDEX_NODES.has(n["Node Type"])).map((n) => n["Index Name"]);
+/** A named query of docs/sql.md, as written there. */
+function docsQuery(name: string): string {
+  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
+  const sql = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => new RegExp(`^-- name: ${name}$`, "m").test(b));
+  if (!sql) throw new Error(`docs/sql.md has no query named "${name}"`);
+  return sql;
+}
 const seqScanned = (plan: PlanNode[]) => plan.filter((n) => n["Node Type"] === "Seq Scan").map((n) => n["Relation Name"]);
 
 beforeAll(async () => {
@@ -38,6 +49,9 @@ beforeAll(async () => {
            SELECT md5('report' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % 5000), 'pkg-' || j, '1.0',
                   (ARRAY['CRITICAL','HIGH','MEDIUM','LOW'])[1 + (i + j) % 4]
            FROM generate_series(1, 40000) AS i, generate_series(1, 10) AS j`);
+  await q(`INSERT INTO findings (report_id, kind, vulnerability_id, target, severity)
+           SELECT md5('report' || i)::uuid, 'secret', 'aws-access-key-id', '/app/config-' || (i % 7) || '.env', 'CRITICAL'
+           FROM generate_series(10, 40000, 10) AS i`);
   await q(`INSERT INTO image_scans (image_digest, repository, latest_report_id, scanned_at, is_compliant, status, policy_version)
            SELECT 'sha256:' || encode(sha256(('image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 100) || '/app',
                   md5('report' || i)::uuid, now(), true, 'compliant', 1
@@ -79,4 +93,10 @@ test("when the docs' reports-per-source question runs over its 90-day window, th
   );
   expect(indexesUsed(plan)).toContain("scan_reports_received_at_idx");
   expect(seqScanned(plan)).toEqual([]);
+});
+
+test("when the docs' secrets question runs, then it reads only secret findings of the current reports (partial index)", async () => {
+  const plan = await explain(docsQuery("secrets found per repository"));
+  expect(indexesUsed(plan)).toContain("findings_secret_report_id_idx");
+  expect(seqScanned(plan)).not.toContain("findings");
 });
