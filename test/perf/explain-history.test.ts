@@ -100,3 +100,9 @@ test("when the docs' secrets question runs, then it reads only secret findings o
   expect(indexesUsed(plan)).toContain("findings_secret_report_id_idx");
   expect(seqScanned(plan)).not.toContain("findings");
 });
+
+test("when the docs' package question runs, then it reads only that package's findings of the current reports (report_id, pkg_name)", async () => {
+  const plan = await explain(docsQuery("images carrying a package, by version"), ["pkg-3"]);
+  expect(indexesUsed(plan)).toContain("findings_report_id_pkg_name_idx");
+  expect(seqScanned(plan)).not.toContain("findings");
+});
