@@ -245,15 +245,19 @@ export async function countReportFindings(prisma: PrismaClient, reportId: string
   return groups.map((g) => ({ kind: g.kind, severity: g.severity, count: g._count._all }));
 }
 
-/** Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns how many. */
-export async function markOperatorReportsDeleted(q: Queryable, digest: string, now: Date): Promise<number> {
-  const { rowCount } = await q.query(
+/**
+ * Marks the digest's live Trivy Operator reports deleted (the operator deleted its resource); returns their IDs (the
+ * caller subtracts them from the history rollups in the same transaction).
+ */
+export async function markOperatorReportsDeleted(q: Queryable, digest: string, now: Date): Promise<string[]> {
+  const { rows } = await q.query<{ id: string }>(
     `UPDATE scan_reports SET deleted_at = $2
      WHERE format = 'trivy-operator' AND deleted_at IS NULL
-       AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)`,
+       AND id IN (SELECT report_id FROM scan_report_images WHERE image_digest = $1)
+     RETURNING id`,
     [digest, now],
   );
-  return rowCount ?? 0;
+  return rows.map((r) => r.id);
 }
 
 /** The gzip bytes of the digest's most recently received Trivy Operator report (deleted or not), or null. */

@@ -23,15 +23,23 @@ export async function lockPrune(tx: Queryable, wait: boolean): Promise<boolean> 
 
 /**
  * Marks up to `limit` reports pruned (pruned_at = now) that were received before `cutoff`, are not pruned yet and are
- * no image's current report; returns their IDs. Reports locked by a concurrent upload (which may be making one of
+ * no image's current report; returns their IDs. Only reports of days the history rollups have counted (up to their
+ * watermark) are pruned, and each keeps what it counted (pruned_vulnerability_counts): the rollups and their views
+ * keep counting the findings deleted, and a later withdrawal subtracts exactly them. Reports locked by a concurrent upload (which may be making one of
  * them current again) are skipped, and an upload that locks one after this commits sees it pruned and restores it.
  */
 export async function markPrunableReports(tx: Queryable, cutoff: Date, now: Date, limit: number): Promise<string[]> {
   const { rows } = await tx.query<{ id: string }>(
-    `UPDATE scan_reports SET pruned_at = $2
+    `UPDATE scan_reports p SET pruned_at = $2,
+       pruned_vulnerability_counts = (
+         SELECT coalesce(jsonb_object_agg(c.severity, c.n), '{}'::jsonb)
+         FROM (SELECT f.severity, count(*) AS n FROM findings f
+               WHERE f.report_id = p.id AND f.kind = 'vulnerability' AND f.status IS DISTINCT FROM 'not_affected'
+               GROUP BY f.severity) c)
      WHERE id IN (
        SELECT r.id FROM scan_reports r
        WHERE r.pruned_at IS NULL AND r.received_at < $1
+         AND r.received_at < (SELECT coalesce((s.rolled_up_through + 1)::timestamp AT TIME ZONE 'UTC', '-infinity'::timestamptz) FROM history_rollup_state s)
          AND NOT EXISTS (SELECT 1 FROM image_scans s WHERE s.latest_report_id = r.id)
        ORDER BY r.received_at
        LIMIT $3
@@ -95,6 +103,6 @@ export async function unpruneReport(tx: Queryable, reportId: string): Promise<bo
   if (!rows[0]?.pruned_at) return false;
   await tx.query("DELETE FROM findings WHERE report_id = $1", [reportId]);
   await tx.query("DELETE FROM scan_report_raw WHERE report_id = $1", [reportId]);
-  await tx.query("UPDATE scan_reports SET pruned_at = NULL WHERE id = $1", [reportId]);
+  await tx.query("UPDATE scan_reports SET pruned_at = NULL, pruned_vulnerability_counts = NULL WHERE id = $1", [reportId]);
   return true;
 }

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import { inTransaction } from "../db/queryable";
+import { rollUpHistory } from "../reading/history-rollups";
 import { deletePrunedFindings, deletePrunedRawCopies, listUnfinishedPrunes, lockPrune, markPrunableReports } from "../db/retention-repository";
 
 const DAY_MS = 86_400_000;
@@ -38,7 +39,8 @@ export interface PruneOutcome extends Omit<PruneProgress, "lastBatch"> {
 /**
  * History retention: deletes the findings and raw copies of reports that are no image's current report and were
  * received before the retention period, a few reports and `batchSize` findings per transaction so that no statement
- * holds locks for long and uploads and lookups go on meanwhile. Report rows stay (pruned_at set). A run that stops
+ * holds locks for long and uploads and lookups go on meanwhile. Report rows stay (pruned_at set), and so do their
+ * counts in the history rollups (only days rolled up are pruned: the run rolls up the closed days first). A run that stops
  * half-way (crash, shutdown) is finished by the next one.
  */
 export async function pruneHistory(pool: Pool, options: PruneOptions, signal?: AbortSignal): Promise<PruneOutcome> {
@@ -49,6 +51,9 @@ export async function pruneHistory(pool: Pool, options: PruneOptions, signal?: A
   const step = <T>(work: (tx: PoolClient) => Promise<T>): Promise<{ value: T } | null> =>
     inTransaction(pool, async (tx) => ((await lockPrune(tx, options.waitForLock)) ? { value: await work(tx) } : null));
 
+  // Only days the history rollups have counted are pruned (markPrunableReports): count the closed ones first. When
+  // another replica holds the rollup lock, what it has not rolled up yet waits for the next run.
+  await rollUpHistory(pool, { now: options.now, ...(signal ? { signal } : {}) });
   let unfinished = await listUnfinishedPrunes(pool, REPORTS_PER_MARK);
   while (!signal?.aborted) {
     let ids = unfinished;

@@ -12,13 +12,14 @@
  * broadcast again is a duplicate.
  *
  * A delete marks the digest's operator reports deleted (deleted_at; the rows stay for history, and tag lookups no
- * longer use them). The image's verdict is kept: the operator deletes reports when a workload goes away or a report's
+ * longer use them), and subtracts them from the history rollups in the same transaction. The image's verdict is kept: the operator deletes reports when a workload goes away or a report's
  * TTL expires before a rescan, and the image's content has not changed; a fresh report replaces it as usual.
  */
 import { gunzipSync } from "node:zlib";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
-import { withSessionAdvisoryLock } from "../db/queryable";
+import { inTransaction, withSessionAdvisoryLock } from "../db/queryable";
+import { lockRollupsShared, subtractWithdrawnReports } from "../db/rollup-repository";
 import { findLatestOperatorRawReport, markOperatorReportsDeleted } from "../db/report-repository";
 import { invalid, type DomainError } from "../domain/errors";
 import { parseImageReference } from "../domain/image-reference";
@@ -73,7 +74,13 @@ export async function receiveOperatorWebhook(
   if ((verb ?? "").toLowerCase() === "delete") {
     const deleted = [];
     for (const r of received) {
-      const rowCount = await markOperatorReportsDeleted(deps.pool, r.digest, deps.clock());
+      // One transaction with the rollups' correction: a withdrawn report leaves the history counts as it leaves them.
+      const rowCount = await inTransaction(deps.pool, async (tx) => {
+        await lockRollupsShared(tx);
+        const ids = await markOperatorReportsDeleted(tx, r.digest, deps.clock());
+        await subtractWithdrawnReports(tx, ids);
+        return ids.length;
+      });
       deleted.push({ image_digest: r.digest, resource: r.name, reports_marked: rowCount });
       deps.logger.info({ image_digest: r.digest, resource: r.name, reports_marked: rowCount }, "trivy-operator report deleted");
     }
