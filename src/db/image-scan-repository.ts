@@ -318,7 +318,10 @@ function countedInputSql(counted: CountedFindings): string {
   const columns = severities.map((s) => `r.input_${s.toLowerCase()}`);
   if (counted.secrets) columns.push("r.input_secrets");
   const kept = columns.length === 0 ? "'[]'::jsonb" : columns.join(" || ");
-  return `CASE WHEN jsonb_typeof(r.evaluation_input) = 'array' THEN ${kept} ELSE r.evaluation_input END`;
+  // The generated columns are NULL exactly when evaluation_input is not an array (or NULL): testing one of them reads a
+  // small inline value, where jsonb_typeof(r.evaluation_input) would fetch and decompress the whole TOASTed input
+  // (a batch of 5,000 read in 93 ms that way, 51 ms this way, on the reevaluate bench's data).
+  return `CASE WHEN r.input_secrets IS NOT NULL THEN ${kept} ELSE r.evaluation_input END`;
 }
 
 /**

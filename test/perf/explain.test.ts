@@ -71,18 +71,18 @@ test("when the same question is asked as the API's join (GET /v1/vulnerabilities
   expect(seqScanned(plan)).toEqual([]);
 });
 
-test("when images are listed by repository or by status in digest order, then an index on (filter, digest) serves them", async () => {
+test("when images are listed by repository or by status in digest order, then an index serves the order without a sort", async () => {
   const byRepository = await explain("SELECT image_digest, status FROM image_scans WHERE repository = $1 ORDER BY image_digest LIMIT 51", [
     "registry.example.com/team-7/app",
   ]);
   expect(indexesUsed(byRepository)).toContain("image_scans_repository_digest_idx");
   expect(seqScanned(byRepository)).toEqual([]);
+  // No index names status (verdict flips stay HOT updates: test/db/verdict-updates-heap-only): a status page walks the
+  // primary key in digest order, filtering as it goes, and stops at its last match; no sort of the whole table.
   const byStatus = await explain("SELECT image_digest, repository FROM image_scans WHERE status = $1 ORDER BY image_digest LIMIT 51", ["non_compliant"]);
-  expect(indexesUsed(byStatus)).toContain("image_scans_status_digest_idx");
+  expect(indexesUsed(byStatus)).toContain("image_scans_pkey");
   expect(seqScanned(byStatus)).toEqual([]);
-  const nextPage = await explain(
-    "SELECT image_digest FROM image_scans WHERE status = $1 AND image_digest > $2 ORDER BY image_digest LIMIT 51",
-    ["stale", "sha256:8"],
-  );
-  expect(indexesUsed(nextPage)).toContain("image_scans_status_digest_idx");
+  expect(byStatus.map((n) => n["Node Type"])).not.toContain("Sort");
+  // A rare status (2 % stale here) is cheaper for the planner to find by one scan of the table and a top-N sort of its
+  // few matches: docs/performance.md says what a page costs then.
 });
