@@ -52,6 +52,12 @@ beforeAll(async () => {
   await q(`INSERT INTO findings (report_id, kind, vulnerability_id, target, severity)
            SELECT md5('report' || i)::uuid, 'secret', 'aws-access-key-id', '/app/config-' || (i % 7) || '.env', 'CRITICAL'
            FROM generate_series(10, 40000, 10) AS i`);
+  // Report i describes image 1 + (i - 1) % 1000: image i's current report is report i, and each image has 50 reports.
+  await q(`INSERT INTO scan_report_images (report_id, image_digest, repository, received_at)
+           SELECT md5('report' || i)::uuid, 'sha256:' || encode(sha256(('image' || (1 + (i - 1) % 1000))::bytea), 'hex'),
+                  'registry.example.com/team-' || ((1 + (i - 1) % 1000) % 100) || '/app',
+                  CASE WHEN i <= 200 THEN now() - make_interval(mins => i) ELSE now() - make_interval(days => 100 + (i % 300)) END
+           FROM generate_series(1, 50000) AS i`);
   await q(`INSERT INTO image_scans (image_digest, repository, latest_report_id, scanned_at, is_compliant, status, policy_version)
            SELECT 'sha256:' || encode(sha256(('image' || i)::bytea), 'hex'), 'registry.example.com/team-' || (i % 100) || '/app',
                   md5('report' || i)::uuid, now(), true, 'compliant', 1
@@ -105,4 +111,14 @@ test("when the docs' package question runs, then it reads only that package's fi
   const plan = await explain(docsQuery("images carrying a package, by version"), ["pkg-3"]);
   expect(indexesUsed(plan)).toContain("findings_report_id_pkg_name_idx");
   expect(seqScanned(plan)).not.toContain("findings");
+});
+
+test("when the docs' report history question runs, then it reads the image's 20 newest receipts in index order, not its whole history", async () => {
+  const digest = (await database.db.pool.query<{ d: string }>(`SELECT 'sha256:' || encode(sha256('image1'::bytea), 'hex') AS d`)).rows[0]!.d;
+  const plan = await explain(docsQuery("report history of an image"), [digest]);
+  expect(indexesUsed(plan)).toContain("scan_report_images_digest_received_idx");
+  expect(seqScanned(plan)).toEqual([]);
+  // The newest 20 come from the index in its order: no sort of the image's reports before the LIMIT.
+  const limit = plan.find((n) => n["Node Type"] === "Limit")!;
+  expect(nodes(limit).map((n) => n["Node Type"])).not.toContain("Sort");
 });
