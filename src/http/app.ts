@@ -33,6 +33,9 @@ export function observeHttpRequests(deps: Pick<AppDependencies, "logger" | "metr
  * `siblings` are routers of other entry points (the dashboard under /ui), mounted by the composition root after the
  * API's routers and before the 404 and error answers; the HTTP layer does not know them.
  */
+/** Where the service serves HTML a browser renders (the dashboard, the API docs page): helmet's whole set applies. */
+const HTML_PAGES = ["/ui", "/docs"];
+
 export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []): Express {
   const app = express();
   app.disable("x-powered-by");
@@ -40,7 +43,23 @@ export function buildApp(deps: AppDependencies, siblings: readonly Router[] = []
   app.set("query parser", "simple");
   // TRUST_PROXY: believe X-Forwarded-Proto/-For from these hops only (req.secure, req.ip); off by default.
   app.set("trust proxy", deps.config.trustProxy);
-  app.use(helmet({ contentSecurityPolicy: false, strictTransportSecurity: false }));
+  // JSON answers (the API's callers are Kyverno, CI and scripts, not browsers rendering a document) carry the headers
+  // OWASP's REST Security Cheat Sheet names for APIs; the headers that only mean something for a document a browser
+  // renders (opener and agent-cluster isolation, DNS prefetch, IE8 downloads, Flash/PDF policy files, the IE XSS
+  // filter) go on the HTML pages only. Each lookup answer is ~190 bytes shorter, at the Pod admission rate.
+  app.use(
+    helmet({
+      contentSecurityPolicy: false,
+      strictTransportSecurity: false,
+      crossOriginOpenerPolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: false,
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: false,
+      xXssProtection: false,
+    }),
+  );
+  app.use(HTML_PAGES, helmet({ contentSecurityPolicy: false, strictTransportSecurity: false }));
   app.use((req: Request, res: Response, next: NextFunction) => {
     req.id = requestIdOf(req);
     res.setHeader("X-Request-Id", req.id);

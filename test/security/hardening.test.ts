@@ -37,8 +37,21 @@ describe("security headers", () => {
       expect(res.headers["referrer-policy"]).toBe("no-referrer");
       expect(res.headers["cross-origin-resource-policy"]).toBe("same-origin");
       expect(res.headers["x-powered-by"]).toBeUndefined();
+      // Document-only headers are for the HTML pages (below), not JSON answers.
+      expect(res.headers["x-xss-protection"]).toBeUndefined();
+      expect(res.headers["origin-agent-cluster"]).toBeUndefined();
     },
   );
+  test.each(["/docs", "/ui/login"])("when the HTML page %s answers, then helmet's document headers are set too", async (path) => {
+    const res = await app.http.get(path);
+    expect(res.headers["content-type"]).toMatch(/text\/html/);
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(res.headers["cross-origin-opener-policy"]).toBe("same-origin");
+    expect(res.headers["origin-agent-cluster"]).toBe("?1");
+    expect(res.headers["x-dns-prefetch-control"]).toBe("off");
+    expect(res.headers["x-permitted-cross-domain-policies"]).toBe("none");
+  });
 });
 
 describe("body limits", () => {
