@@ -26,6 +26,9 @@ export async function startBenchPostgres(): Promise<BenchPostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scan-registry-bench-pg-"));
   const embedded = await startEmbeddedPostgres(dir, undefined, { port: 0 });
   const admin = new Pool({ connectionString: withDatabase(embedded.url, "postgres"), max: 1 });
+  // pool.end() resolves before its idle connection has closed; stop() then shuts the server down, which terminates
+  // that connection (57P01), an 'error' event that would otherwise end the process before results.json is written.
+  admin.on("error", () => undefined);
   const { rows } = await admin.query<{ server_version: string }>("SHOW server_version");
   return {
     serverUrl: embedded.url,
