@@ -285,6 +285,9 @@ export interface EvaluationRow {
   latest_report_id: string | null;
   is_compliant: boolean;
   status: Verdict["status"];
+  valid_until: Date | null;
+  /** The stored reasons are the empty list (as every compliant verdict's are). */
+  no_reasons: boolean;
   evaluation_input: unknown;
 }
 
@@ -335,7 +338,8 @@ export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after
   const params: unknown[] = filter.value === undefined ? [after, limit] : [after, limit, filter.value];
   const input = counted ? countedInputSql(counted) : "r.evaluation_input";
   return q.query<EvaluationRow>(
-    `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, ${input} AS evaluation_input
+    `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, s.valid_until,
+       s.reasons = '[]'::jsonb AS no_reasons, ${input} AS evaluation_input
      FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
      WHERE s.image_digest > $1 ${filter.sql}
      ORDER BY s.image_digest LIMIT $2`,

@@ -110,6 +110,31 @@ describe("when a policy change turns some verdicts and not others", () => {
   });
 });
 
+describe("when compliant images stay compliant", () => {
+  // Re-evaluation does not send a verdict it knows is stored as it is (compliant, no reasons, same validity): a change
+  // of validity alone must still be written.
+  const allowEverything = { max_severity_counts: {}, block_secrets: false, block_misconfiguration_severities: [] };
+  const put = async (rules: object) => expect((await putPolicy(app, rules)).status).toBe(200);
+  test("then a maximum scan age added or removed rewrites each one (its validity changes) and nothing else", async () => {
+    await put(allowEverything);
+    const compliant = async () => (await app.database.db.pool.query<{ image_digest: string }>(
+      "SELECT image_digest FROM image_scans WHERE image_digest = ANY($1) AND status = 'compliant' ORDER BY image_digest", [digests])).rows.map((r) => r.image_digest);
+    const all = await compliant();
+    expect(all).toEqual([...digests].sort());
+    const added = await observe(() => put({ ...allowEverything, max_scan_age_days: 3650 }));
+    expect(await compliant()).toEqual(all);
+    expect(added.verdictChanged).toEqual(all);
+    expect(added.rewritten).toEqual(all);
+    const same = await observe(() => put({ ...allowEverything, max_scan_age_days: 3650 }));
+    expect([same.verdictChanged, same.rewritten]).toEqual([[], []]);
+    const removed = await observe(() => put(allowEverything));
+    expect(removed.verdictChanged).toEqual(all);
+    expect(removed.rewritten).toEqual(all);
+    const { rows } = await app.database.db.pool.query("SELECT count(*)::int AS n FROM image_scans WHERE image_digest = ANY($1) AND valid_until IS NOT NULL", [digests]);
+    expect(rows[0].n).toBe(0);
+  });
+});
+
 describe("when images share a report", () => {
   test("then an exception naming one digest still gives each its own verdict, through a change and a full re-evaluation", async () => {
     await putPolicy(app, { block_secrets: true });
