@@ -45,9 +45,9 @@ beforeAll(async () => {
                   now() - make_interval(days => i % 400), 'trivy', 'Trivy', md5('sha' || i), 10,
                   CASE WHEN i > 40000 THEN now() - interval '1 day' END
            FROM generate_series(1, 50000) AS i`);
-  await q(`INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, severity)
+  await q(`INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, severity)
            SELECT md5('report' || i)::uuid, 'vulnerability', 'CVE-2024-' || ((i * 37 + j * 101) % 5000), 'pkg-' || j, '1.0',
-                  (ARRAY['CRITICAL','HIGH','MEDIUM','LOW'])[1 + (i + j) % 4]
+                  CASE WHEN j % 3 = 0 THEN '1.1' END, (ARRAY['CRITICAL','HIGH','MEDIUM','LOW'])[1 + (i + j) % 4]
            FROM generate_series(1, 40000) AS i, generate_series(1, 10) AS j`);
   await q(`INSERT INTO findings (report_id, kind, vulnerability_id, target, severity)
            SELECT md5('report' || i)::uuid, 'secret', 'aws-access-key-id', '/app/config-' || (i % 7) || '.env', 'CRITICAL'
@@ -121,4 +121,10 @@ test("when the docs' report history question runs, then it reads the image's 20 
   // The newest 20 come from the index in its order: no sort of the image's reports before the LIMIT.
   const limit = plan.find((n) => n["Node Type"] === "Limit")!;
   expect(nodes(limit).map((n) => n["Node Type"])).not.toContain("Sort");
+});
+
+test("when the docs' fixable criticals question runs, then it reads only fixable critical findings of the current reports (partial index)", async () => {
+  const plan = await explain(docsQuery("fixable critical vulnerabilities per repository"));
+  expect(indexesUsed(plan)).toContain("findings_fixable_critical_report_id_idx");
+  expect(seqScanned(plan)).not.toContain("findings");
 });
