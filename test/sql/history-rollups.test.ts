@@ -293,3 +293,38 @@ test("when the documented weekly and 90-day queries read the views, then they an
   }
   expect(await findRolledUpThrough(database.db.pool)).toBe(lastClosedDay(now));
 });
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  "Index Cond"?: string;
+  Plans?: PlanNode[];
+}
+const planNodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(planNodes)];
+
+test("when the documented history questions run with the rollups up to date, then they read the rollup rows and only the reports after the watermark (received_at index), never the history's findings", async () => {
+  await reset();
+  // 20,000 reports over the last 200 days (10 findings each), as time-ordered IDs in receipt order, then rolled up.
+  await q(`INSERT INTO scan_reports (id, received_at, scanned_at, format, scanner, scanner_version, report_sha256, source, finding_count)
+           SELECT md5('plan' || i)::uuid, now() - make_interval(secs => (20000 - i) * 864.0), now(), 'trivy', 'Trivy', '0.5' || (i % 10), md5('plan-sha' || i), 'ci', 10
+           FROM generate_series(1, 20000) AS i`);
+  await q(`INSERT INTO findings (report_id, kind, vulnerability_id, pkg_name, severity)
+           SELECT md5('plan' || i)::uuid, 'vulnerability', 'CVE-2024-' || j, 'pkg-' || j, (ARRAY['CRITICAL','HIGH','MEDIUM','LOW','UNKNOWN'])[1 + (i + j) % 5]
+           FROM generate_series(1, 20000) AS i, generate_series(1, 10) AS j`);
+  const outcome = await rollUpHistory(database.db.pool, { now: new Date() });
+  expect(outcome.done).toBe(true);
+  await q("ANALYZE");
+  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
+  for (const name of ["vulnerability findings by severity per week", "reports per source and scanner version"]) {
+    const sql = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes(`-- name: ${name}\n`))!;
+    const { rows } = await database.db.pool.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`);
+    const nodes = planNodes(rows[0]!["QUERY PLAN"][0]!.Plan);
+    const reports = nodes.filter((n) => n["Relation Name"] === "scan_reports");
+    expect({ name, reports: reports.map((n) => [n["Node Type"], n["Index Name"], n["Index Cond"]]) }).toEqual({
+      name,
+      reports: [["Index Scan", "scan_reports_received_at_idx", "(received_at >= history_rollup_live_from())"]],
+    });
+    expect({ name, seq: nodes.filter((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "findings") }).toEqual({ name, seq: [] });
+  }
+});
