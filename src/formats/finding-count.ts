@@ -39,23 +39,33 @@ export function rawFindingCount(format: ReportFormat, json: unknown): number {
 }
 
 /**
- * Keys that appear once per vulnerability finding and nowhere else in their format: Trivy JSON's and Trivy
- * Operator's vulnerability ID. Inside a JSON string a quote is escaped (`\"`), so the bytes `"VulnerabilityID"`
- * can only be a key (or a string value equal to it): their count is a lower bound of the findings a document holds.
+ * Keys that appear once per vulnerability finding and nowhere else in their format: Trivy JSON's `"VulnerabilityID"`
+ * and Trivy Operator's `"vulnerabilityID"`. Inside a JSON string a quote is escaped (`\"`), so these bytes can only be
+ * a key (or a string value equal to it): each key's count is a lower bound of the findings a document holds. Both end
+ * in the bytes below, so one scan finds both and tells them apart by the two bytes before.
  */
-const FINDING_KEYS = [Buffer.from('"VulnerabilityID"'), Buffer.from('"vulnerabilityID"')];
+const KEY_TAIL = Buffer.from('ulnerabilityID"');
+const QUOTE = 0x22;
+const UPPER_V = 0x56;
+const LOWER_V = 0x76;
 
 /**
- * Refuses a body that certainly holds more than `limit` findings before it is parsed: a scan of the bytes for the
- * keys above, stopping at limit + 1. 1,000,000 tiny findings were read, parsed and counted (seconds, and the parse's
- * memory) only to be refused; this answers their 413 at once. The count after parsing still decides every other case.
+ * Refuses a body that certainly holds more than `limit` findings before it is parsed: one scan of the bytes for the
+ * keys above, stopping once either key is counted limit + 1 times. 1,000,000 tiny findings were read, parsed and
+ * counted (seconds, and the parse's memory) only to be refused; this answers their 413 at once. The count after
+ * parsing still decides every other case. (One pass instead of one per key: each pass over a 27 MB report took
+ * ~30 ms of the upload.)
  */
 export function refuseObviouslyTooManyFindings(bytes: Buffer, limit: number): void {
-  for (const key of FINDING_KEYS) {
-    let count = 0;
-    for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + key.length)) {
-      if (++count > limit) throw tooManyFindings(count, limit, true);
-    }
+  let upper = 0;
+  let lower = 0;
+  for (let at = bytes.indexOf(KEY_TAIL, 2); at !== -1; at = bytes.indexOf(KEY_TAIL, at + KEY_TAIL.length)) {
+    if (bytes[at - 2] !== QUOTE) continue;
+    const first = bytes[at - 1];
+    if (first === UPPER_V) upper++;
+    else if (first === LOWER_V) lower++;
+    else continue;
+    if (upper > limit || lower > limit) throw tooManyFindings(Math.max(upper, lower), limit, true);
   }
 }
 
