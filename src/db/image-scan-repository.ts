@@ -374,12 +374,22 @@ export async function updateVerdictBatch(
   policyVersion: number,
   now: Date,
 ): Promise<string[]> {
+  // The batch goes as one JSON document: JSON.stringify is native, where five parallel array parameters were
+  // escaped element by element in JavaScript (pg's array literal writer: ~0.2 s of a 100,000-image re-evaluation).
+  const verdicts = batch.map((b) => ({
+    image_digest: b.imageDigest,
+    is_compliant: b.verdict.isCompliant,
+    status: b.verdict.status,
+    reasons: b.verdict.reasons,
+    valid_until: b.verdict.validUntil,
+    report_id: b.reportId,
+  }));
   const { rows } = await q.query<{ image_digest: string }>(
     `UPDATE image_scans AS s SET
-       is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $6,
-       evaluated_at = $7, valid_until = u.valid_until
-     FROM unnest($1::text[], $2::boolean[], $3::text[], $4::jsonb[], $5::timestamptz[], $10::uuid[])
-       AS u(image_digest, is_compliant, status, reasons, valid_until, report_id)
+       is_compliant = u.is_compliant, status = u.status, reasons = u.reasons, policy_version = $2,
+       evaluated_at = $3, valid_until = u.valid_until
+     FROM jsonb_to_recordset($1::jsonb)
+       AS u(image_digest text, is_compliant boolean, status text, reasons jsonb, valid_until timestamptz, report_id uuid)
      WHERE s.image_digest = u.image_digest
        -- Still the report it was evaluated from: the sweep and expired lookups run under the shared policy lock, so an
        -- upload may have made another report current since; its verdict stands, not one computed from the old report
@@ -387,21 +397,10 @@ export async function updateVerdictBatch(
        AND s.latest_report_id IS NOT DISTINCT FROM u.report_id
        -- The batch is one key range (it was read in digest order): bounding s by it lets the planner take the
        -- primary key instead of hashing a scan of the whole table, which grows with every batch's dead rows.
-       AND s.image_digest BETWEEN $8 AND $9
+       AND s.image_digest BETWEEN $4 AND $5
        AND (s.is_compliant, s.status, s.reasons, s.valid_until) IS DISTINCT FROM (u.is_compliant, u.status, u.reasons, u.valid_until)
      RETURNING s.image_digest`,
-    [
-      batch.map((b) => b.imageDigest),
-      batch.map((b) => b.verdict.isCompliant),
-      batch.map((b) => b.verdict.status),
-      batch.map((b) => JSON.stringify(b.verdict.reasons)),
-      batch.map((b) => b.verdict.validUntil),
-      policyVersion,
-      now,
-      batch[0]!.imageDigest,
-      batch[batch.length - 1]!.imageDigest,
-      batch.map((b) => b.reportId),
-    ],
+    [JSON.stringify(verdicts), policyVersion, now, batch[0]!.imageDigest, batch[batch.length - 1]!.imageDigest],
   );
   return rows.map((r) => r.image_digest);
 }

@@ -101,8 +101,9 @@ export async function evaluateImages(
     return verdict;
   };
   let total = 0;
-  // Pipelined: the next batch's SELECT is sent before this batch's visit (the UPDATE), so PostgreSQL writes batch N
-  // while this process evaluates batch N+1. The batches are disjoint key ranges, so the order is still correct.
+  // Pipelined: the next batch's SELECT is sent before this batch is evaluated and visited (the UPDATE), so PostgreSQL
+  // reads batch N+1 and writes batch N while this process evaluates. The batches are disjoint key ranges, so the order
+  // is still correct.
   let pendingVisit: Promise<void> | null = null;
   let nextRows = select("");
   // A rejected SELECT is awaited later; mark it handled now so it cannot crash the process as unhandled.
@@ -111,6 +112,13 @@ export async function evaluateImages(
     for (;;) {
       const { rows } = await nextRows;
       if (rows.length === 0) break;
+      const more = rows.length === BATCH;
+      // The next batch's SELECT goes before this batch is evaluated: PostgreSQL reads batch N+1 while this process
+      // evaluates batch N (sent after evaluating, the SELECT left the server idle for the whole evaluation).
+      if (more) {
+        nextRows = select(rows[rows.length - 1]!.image_digest);
+        nextRows.catch(() => undefined);
+      }
       const batch = rows.map((row) => ({
         imageDigest: row.image_digest,
         repository: row.repository,
@@ -120,11 +128,6 @@ export async function evaluateImages(
         verdict: evaluate(row),
       }));
       total += batch.length;
-      const more = rows.length === BATCH;
-      if (more) {
-        nextRows = select(rows[rows.length - 1]!.image_digest);
-        nextRows.catch(() => undefined);
-      }
       if (pendingVisit) await pendingVisit;
       pendingVisit = visit(batch);
       // Observe a failure now; it is rethrown by the await below or at the end.
