@@ -3,20 +3,17 @@
  * ingest_10k scenario's known-ID case) spends its time. Starts the service as the bench does (`node dist/main.js
  * serve`, so `npm run build` first) with `--cpu-prof` on a dedicated embedded PostgreSQL, uploads the seed report and
  * PROFILE_ROUNDS known-ID reports, and prints each upload's wall time beside a COPY of the same rows. The service's
- * CPU profile is written to PROFILE_DIR (default bench/.profiles) when it stops.
+ * CPU profile is written to PROFILE_DIR (default bench/.profiles) when it stops; PROFILE_NODE_ARGS adds node flags
+ * (e.g. `--max-semi-space-size=32`) to the service's.
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { Client } from "pg";
-import { from as copyFrom } from "pg-copy-streams";
-import { copyLine } from "../src/db/copy-in";
 import { decodeReport } from "../src/formats";
 import { startBenchPostgres } from "./lib/postgres";
 import { freePort, startNodeServer } from "./lib/processes";
 import { buildTrivyReport } from "./lib/reports";
+import { copyRows } from "./scenarios/ingest";
 import { BENCH_ADMIN_TOKEN, upload } from "./lib/service-client";
 
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 5);
@@ -39,7 +36,7 @@ async function main(): Promise<void> {
     const client = new Client({ connectionString: url });
     await client.connect();
     try {
-      await client.query("CREATE TABLE profile_copy_findings (LIKE findings INCLUDING ALL)");
+      await client.query("CREATE TABLE bench_copy_findings (LIKE findings INCLUDING ALL)");
       await upload(service.url, JSON.stringify(buildTrivyReport(SIZE, "seed", "known").json));
       for (let round = 0; round < ROUNDS; round++) {
         const built = buildTrivyReport(SIZE, `round${round}`, "known");
@@ -47,16 +44,7 @@ async function main(): Promise<void> {
         const started = performance.now();
         await upload(service.url, body);
         const ingestMs = performance.now() - started;
-        const reportId = crypto.randomUUID();
-        const text = decodeReport(built.json)
-          .findings.map((f) => copyLine([reportId, f.kind, f.vulnerabilityId, f.pkgName, f.installedVersion, f.fixedVersion, f.status, f.severity, f.target, f.class, f.pkgType, f.purl]))
-          .join("");
-        const copyStarted = performance.now();
-        await pipeline(
-          Readable.from([text]),
-          client.query(copyFrom("COPY profile_copy_findings (report_id, kind, vulnerability_id, pkg_name, installed_version, fixed_version, status, severity, target, class, pkg_type, purl) FROM STDIN")),
-        );
-        const copyMs = performance.now() - copyStarted;
+        const copyMs = (await copyRows(client, decodeReport(built.json).findings)) * 1000;
         process.stdout.write(`round ${round}: upload ${ingestMs.toFixed(0)} ms (${body.length} bytes), COPY ${copyMs.toFixed(0)} ms, ratio ${(copyMs / ingestMs).toFixed(3)}\n`);
       }
     } finally {

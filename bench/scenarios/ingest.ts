@@ -30,8 +30,11 @@ function copyText(reportId: string, findings: readonly Finding[]): string {
   return out;
 }
 
-/** The raw floor: COPY FROM STDIN of the same finding rows into a table shaped like findings (same columns, indexes). */
-async function copyRows(client: Client, findings: readonly Finding[]): Promise<number> {
+/**
+ * The raw floor: COPY FROM STDIN of the same finding rows into a table shaped like findings (same columns, indexes):
+ * bench_copy_findings, created `LIKE findings INCLUDING ALL`. Returns the seconds it took.
+ */
+export async function copyRows(client: Client, findings: readonly Finding[]): Promise<number> {
   const text = copyText(crypto.randomUUID(), findings);
   const started = process.hrtime.bigint();
   await pipeline(Readable.from([text]), client.query(copyFrom(`COPY bench_copy_findings (${COLUMNS.join(", ")}) FROM STDIN`)));

@@ -37,12 +37,14 @@ export interface EvaluatedImage {
  * are compliant and stay so after a policy change (half of them in the reevaluate bench), so most of a batch is not
  * serialised, sent or joined at all. Anything with reasons is left to the UPDATE's comparison.
  */
+/** The image answers as it did before (admitted or not, same status). */
+const sameAnswer = (b: EvaluatedImage): boolean => b.before.isCompliant === b.verdict.isCompliant && b.before.status === b.verdict.status;
+
 function storedAsIs(b: EvaluatedImage): boolean {
   return (
     b.stored.noReasons &&
     b.verdict.reasons.length === 0 &&
-    b.before.isCompliant === b.verdict.isCompliant &&
-    b.before.status === b.verdict.status &&
+    sameAnswer(b) &&
     (b.stored.validUntil?.getTime() ?? null) === (b.verdict.validUntil?.getTime() ?? null)
   );
 }
@@ -175,7 +177,7 @@ export async function reevaluateImages(
     const written = candidates.filter((b) => updated.has(b.imageDigest));
     for (const b of written) {
       changed.push(b.imageDigest);
-      if (b.before.isCompliant !== b.verdict.isCompliant || b.before.status !== b.verdict.status) verdictsChanged++;
+      if (!sameAnswer(b)) verdictsChanged++;
     }
     if (hooks) await hooks.hooks.verdictsStored({ tx: q, cause: hooks.cause, now, policyVersion: policy.version, images: written });
   });

@@ -1,4 +1,5 @@
 import { CHANGED_FINGERPRINTS_SQL } from "../../src/db/vulnerability-repository";
+import { explainPlan, type PlanNode } from "../support/query-plan";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -7,14 +8,6 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
  * hashed all 200,000 rows for a few thousand IDs.
  */
 let database: TestDatabase;
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -25,11 +18,10 @@ beforeAll(async () => {
 });
 afterAll(async () => database.drop());
 
-async function plan(count: number): Promise<PlanNode[]> {
+function plan(count: number): Promise<PlanNode[]> {
   const ids = Array.from({ length: count }, (_, i) => `CVE-2024-${(i * 7919) % 200000}`);
   const fingerprints = ids.map((id) => Number(id.slice("CVE-2024-".length)));
-  const { rows } = await database.db.pool.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${CHANGED_FINGERPRINTS_SQL}`, [ids, fingerprints]);
-  return nodes(rows[0]!["QUERY PLAN"][0]!.Plan);
+  return explainPlan(database.db.pool, CHANGED_FINGERPRINTS_SQL, [ids, fingerprints]);
 }
 
 test.each([6000, 200000])("when an upload names %i IDs of 200,000 stored, then the check reads the fingerprint index only", async (count) => {

@@ -1,5 +1,4 @@
-import fs from "node:fs";
-import path from "node:path";
+import { docsQuery, explainPlan, indexesUsed, planNodes, seqScanned } from "../support/query-plan";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -11,27 +10,7 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
  */
 let database: TestDatabase;
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-async function explain(sql: string, params: unknown[] = []): Promise<PlanNode[]> {
-  const { rows } = await database.db.pool.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
-  return nodes(rows[0]!["QUERY PLAN"][0]!.Plan);
-}
-const INDEX_NODES = new Set(["Index Scan", "Index Only Scan", "Bitmap Index Scan"]);
-const indexesUsed = (plan: PlanNode[]) => plan.filter((n) => INDEX_NODES.has(n["Node Type"])).map((n) => n["Index Name"]);
-/** A named query of docs/sql.md, as written there. */
-function docsQuery(name: string): string {
-  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
-  const sql = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => new RegExp(`^-- name: ${name}$`, "m").test(b));
-  if (!sql) throw new Error(`docs/sql.md has no query named "${name}"`);
-  return sql;
-}
-const seqScanned = (plan: PlanNode[]) => plan.filter((n) => n["Node Type"] === "Seq Scan").map((n) => n["Relation Name"]);
+const explain = (sql: string, params: unknown[] = []) => explainPlan(database.db.pool, sql, params);
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -120,7 +99,7 @@ test("when the docs' report history question runs, then it reads the image's 20 
   expect(seqScanned(plan)).toEqual([]);
   // The newest 20 come from the index in its order: no sort of the image's reports before the LIMIT.
   const limit = plan.find((n) => n["Node Type"] === "Limit")!;
-  expect(nodes(limit).map((n) => n["Node Type"])).not.toContain("Sort");
+  expect(planNodes(limit).map((n) => n["Node Type"])).not.toContain("Sort");
 });
 
 test("when the docs' fixable criticals question runs, then it reads only fixable critical findings of the current reports (partial index)", async () => {

@@ -1,3 +1,4 @@
+import { explainPlan, indexesUsed, seqScanned } from "../support/query-plan";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -6,25 +7,7 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
  */
 let database: TestDatabase;
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
-
-async function explain(sql: string, params: unknown[]): Promise<PlanNode[]> {
-  const { rows } = await database.db.pool.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`, params);
-  return nodes(rows[0]!["QUERY PLAN"][0]!.Plan);
-}
-
-const INDEX_NODES = new Set(["Index Scan", "Index Only Scan", "Bitmap Index Scan"]);
-const indexesUsed = (plan: PlanNode[]) => plan.filter((n) => INDEX_NODES.has(n["Node Type"])).map((n) => n["Index Name"]);
-const seqScanned = (plan: PlanNode[]) => plan.filter((n) => n["Node Type"] === "Seq Scan").map((n) => n["Relation Name"]);
+const explain = (sql: string, params: unknown[]) => explainPlan(database.db.pool, sql, params);
 
 beforeAll(async () => {
   database = await createTestDatabase();

@@ -1,6 +1,4 @@
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import fc from "fast-check";
 import { Client } from "pg";
 import { inTransaction } from "../../src/db/queryable";
@@ -8,6 +6,7 @@ import { findRolledUpThrough, lastClosedDay, lockRollupsShared, subtractWithdraw
 import { markOperatorReportsDeleted } from "../../src/db/report-repository";
 import { pruneHistory } from "../../src/ingest/prune-history";
 import { rollUpHistory } from "../../src/reading/history-rollups";
+import { docsQuery, explainPlan } from "../support/query-plan";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -268,8 +267,6 @@ test("when the documented weekly and 90-day queries read the views, then they an
   const model = specs.map((spec, i) => materialise(now, { ...spec, dayOffset: (i * 37) % 120 }));
   await store(model);
   await rollUpHistory(database.db.pool, { now, batchDays: 5, maxBatches: 10 });
-  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
-  const named = (name: string) => [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes(`-- name: ${name}\n`))!;
   const weeklyRaw = `
     SELECT date_trunc('week', r.received_at AT TIME ZONE 'UTC')::date AS week, f.severity, count(*) AS findings, count(DISTINCT r.id) AS reports
     FROM scan_reports r JOIN findings f ON f.report_id = r.id
@@ -281,10 +278,10 @@ test("when the documented weekly and 90-day queries read the views, then they an
     FROM scan_reports WHERE received_at >= ((now() AT TIME ZONE 'UTC')::date - 89)::timestamp AT TIME ZONE 'UTC'
     GROUP BY 1, 2, 3, 4 ORDER BY reports DESC, source, scanner_version`;
   for (let step = 0; step < 3; step++) {
-    const weekly = await q(named("vulnerability findings by severity per week"));
+    const weekly = await q(docsQuery("vulnerability findings by severity per week"));
     expect(weekly.length).toBeGreaterThan(0);
     expect(weekly).toEqual(await q(weeklyRaw));
-    const sources = await q(named("reports per source and scanner version"));
+    const sources = await q(docsQuery("reports per source and scanner version"));
     expect(sources.length).toBeGreaterThan(0);
     // Ties in the documented order (equal counts) may come in any order: compare as sets, and the order of counts.
     expect(byKey(sources)).toEqual(byKey(await q(sourcesRaw)));
@@ -293,15 +290,6 @@ test("when the documented weekly and 90-day queries read the views, then they an
   }
   expect(await findRolledUpThrough(database.db.pool)).toBe(lastClosedDay(now));
 });
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Index Cond"?: string;
-  Plans?: PlanNode[];
-}
-const planNodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(planNodes)];
 
 test("when the documented history questions run with the rollups up to date, then they read the rollup rows and only the reports after the watermark (received_at index), never the history's findings", async () => {
   await reset();
@@ -315,11 +303,8 @@ test("when the documented history questions run with the rollups up to date, the
   const outcome = await rollUpHistory(database.db.pool, { now: new Date() });
   expect(outcome.done).toBe(true);
   await q("ANALYZE");
-  const doc = fs.readFileSync(path.resolve(__dirname, "../../docs/sql.md"), "utf8");
   for (const name of ["vulnerability findings by severity per week", "reports per source and scanner version"]) {
-    const sql = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes(`-- name: ${name}\n`))!;
-    const { rows } = await database.db.pool.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${sql}`);
-    const nodes = planNodes(rows[0]!["QUERY PLAN"][0]!.Plan);
+    const nodes = await explainPlan(database.db.pool, docsQuery(name));
     const reports = nodes.filter((n) => n["Relation Name"] === "scan_reports");
     expect({ name, reports: reports.map((n) => [n["Node Type"], n["Index Name"], n["Index Cond"]]) }).toEqual({
       name,
