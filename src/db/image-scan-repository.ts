@@ -337,10 +337,15 @@ export function selectEvaluationBatch(q: Queryable, scope: ImageScanScope, after
   const filter = scopeFilter(scope, 3);
   const params: unknown[] = filter.value === undefined ? [after, limit] : [after, limit, filter.value];
   const input = counted ? countedInputSql(counted) : "r.evaluation_input";
+  // The input is a subquery per image, not a join: joined, the planner hashed a scan of every report (history
+  // included) whenever the images in scope were few against the reports stored (200 images beside 20,000 superseded
+  // reports: 7.9 ms against 0.9 ms without them), so re-evaluation grew with history. Per image it is one primary-key
+  // probe; an image without a report gets NULL, as the left join gave.
   return q.query<EvaluationRow>(
     `SELECT s.image_digest, s.repository, s.scanned_at, s.latest_report_id, s.is_compliant, s.status, s.valid_until,
-       s.reasons = '[]'::jsonb AS no_reasons, ${input} AS evaluation_input
-     FROM image_scans s LEFT JOIN scan_reports r ON r.id = s.latest_report_id
+       s.reasons = '[]'::jsonb AS no_reasons,
+       (SELECT ${input} FROM scan_reports r WHERE r.id = s.latest_report_id) AS evaluation_input
+     FROM image_scans s
      WHERE s.image_digest > $1 ${filter.sql}
      ORDER BY s.image_digest LIMIT $2`,
     params,

@@ -1,4 +1,8 @@
-import { docsQuery, explainPlan, indexesUsed, planNodes, seqScanned } from "../support/query-plan";
+import { selectEvaluationBatch } from "../../src/db/image-scan-repository";
+import type { Queryable } from "../../src/db/queryable";
+import { countedFindings } from "../../src/domain/evaluate-compliance";
+import { policyRulesSchema } from "../../src/domain/policy";
+import { docsQuery, explainPlan, indexesUsed, planNodes, seqScanned, type PlanNode } from "../support/query-plan";
 import { createTestDatabase, type TestDatabase } from "../support/test-database";
 
 /**
@@ -106,4 +110,28 @@ test("when the docs' fixable criticals question runs, then it reads only fixable
   const plan = await explain(docsQuery("fixable critical vulnerabilities per repository"));
   expect(indexesUsed(plan)).toContain("findings_fixable_critical_report_id_idx");
   expect(seqScanned(plan)).not.toContain("findings");
+});
+
+/** The plan of the statement `read` sends: it is explained instead of run. */
+async function planOfRead(read: (q: Queryable) => Promise<unknown>): Promise<PlanNode[]> {
+  let plan: PlanNode[] | null = null;
+  const explaining = {
+    query: async (sql: string, params?: unknown[]) => {
+      plan = await explain(sql, params ?? []);
+      return { rows: [], rowCount: 0 };
+    },
+  } as unknown as Queryable;
+  await read(explaining);
+  if (!plan) throw new Error("nothing was read");
+  return plan;
+}
+
+test.each([
+  ["every image", { all: true as const }],
+  ["expired verdicts", { expiredAt: new Date() }],
+])("when re-evaluating %s, then each image's current report is read by primary key, never the history's reports", async (_name, scope) => {
+  const counted = countedFindings(policyRulesSchema.parse({ max_severity_counts: { CRITICAL: 0, HIGH: 5 } }));
+  const plan = await planOfRead((q) => selectEvaluationBatch(q, scope, "", 5000, counted));
+  expect(seqScanned(plan)).not.toContain("scan_reports");
+  expect(indexesUsed(plan)).toContain("scan_reports_pkey");
 });
