@@ -54,6 +54,8 @@ export function toMarkdown(results: BenchResults): string {
 }
 
 export function writeResults(dir: string, results: BenchResults): void {
+  // BENCH_OUT may name a directory that does not exist yet: a finished run's figures are not lost for it.
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify(results, null, 2) + "\n");
   fs.writeFileSync(path.join(dir, "RESULTS.md"), toMarkdown(results));
 }
