@@ -3,10 +3,13 @@
  * pkg/sbom/cyclonedx marshaller: the image in metadata.component (with `aquasecurity:trivy:*` properties),
  * packages in components[] keyed by bom-ref, and vulnerabilities[] whose affects[].ref point at packages.
  *
- * One finding per vulnerability per affects[].ref (Trivy merges every package a CVE hits into one entry).
+ * One finding per vulnerability per affects[].ref (Trivy merges every package a CVE hits into one entry). A
+ * vulnerability-only BOM (no components; refs are BOM-Links to another BOM's purls) gets its packages from the purls.
  *
  * Severity of a vulnerability (Trivy's own choice, pkg/vulnerability getVendorSeverity, replayed on the ratings):
- *   1. the rating whose source.name equals the vulnerability's source.name (the advisory's data source);
+ *   1. the rating whose source.name equals the vulnerability's source.name (the advisory's data source); when the
+ *      vulnerability names no source (older Trivy), the advisory source of the affected OS package's distribution
+ *      (OS_ADVISORY_SOURCE: a CentOS package's severity is Red Hat's, as Trivy's JSON of the same scan says);
  *   2. for GHSA-… IDs, the "ghsa" rating; then the "nvd" rating (Trivy's fallback when the data source has none);
  *   3. else the highest severity among all ratings; 4. else UNKNOWN.
  *   Within one source, a CVSSv2 rating is used only if it is the source's only rating: Trivy recomputes NVD's v2
@@ -20,6 +23,7 @@
  */
 import { z } from "zod";
 import { unsupported } from "../domain/errors";
+import { parsePurl } from "../domain/vex";
 import type { DecodedReport, Finding } from "../domain/report";
 import { SEVERITIES, normalizeSeverity, type Severity } from "../domain/severity";
 import { VulnerabilityInfoCollector, artifactNameAsTag, nonEmpty, parseDate, parseShape, positiveScore } from "./shared";
@@ -108,9 +112,53 @@ function severityFromSource(ratings: Rating[], source: string): Severity | null 
   return rating ? cdxSeverity(rating.severity) : null;
 }
 
-function chooseSeverity(v: Vulnerability): Severity {
+/**
+ * The advisory source Trivy takes an OS package's severity from (trivy-db's source IDs), by the distribution its purl
+ * names: what an older Trivy's vulnerability-only BOM leaves out as the vulnerability's `source` (CentOS packages are
+ * judged by Red Hat's data). Used only when the vulnerability names no source.
+ */
+const OS_ADVISORY_SOURCE: Record<string, string> = {
+  centos: "redhat",
+  redhat: "redhat",
+  rhel: "redhat",
+  alma: "alma",
+  almalinux: "alma",
+  rocky: "rocky",
+  amazon: "amazon",
+  amzn: "amazon",
+  oracle: "oracle-oval",
+  ol: "oracle-oval",
+  opensuse: "suse-cvrf",
+  "opensuse-leap": "suse-cvrf",
+  sles: "suse-cvrf",
+  suse: "suse-cvrf",
+  photon: "photon",
+  debian: "debian",
+  ubuntu: "ubuntu",
+  alpine: "alpine",
+  wolfi: "wolfi",
+  chainguard: "chainguard",
+  mariner: "cbl-mariner",
+  "cbl-mariner": "cbl-mariner",
+  azurelinux: "azure",
+};
+const OS_PURL_TYPES = new Set(["apk", "deb", "rpm", "alpm"]);
+
+/** The advisory source of the first affected OS package whose purl names a known distribution. */
+function osAdvisorySource(packages: ReadonlyArray<Component | undefined>): string | null {
+  for (const pkg of packages) {
+    const purl = pkg?.purl ? parsePurl(pkg.purl) : null;
+    if (purl && OS_PURL_TYPES.has(purl.type)) {
+      const source = OS_ADVISORY_SOURCE[purl.namespace.toLowerCase()];
+      if (source) return source;
+    }
+  }
+  return null;
+}
+
+function chooseSeverity(v: Vulnerability, osSource: string | null): Severity {
   const ratings = v.ratings ?? [];
-  const sources = [nonEmpty(v.source?.name), v.id.startsWith("GHSA-") ? "ghsa" : null, "nvd"];
+  const sources = [nonEmpty(v.source?.name) ?? osSource, v.id.startsWith("GHSA-") ? "ghsa" : null, "nvd"];
   for (const source of sources) {
     const sev = source ? severityFromSource(ratings, source) : null;
     if (sev) return sev;
@@ -152,6 +200,41 @@ function packageName(c: Component | undefined): string | null {
   return `${group}${c?.purl?.startsWith("pkg:maven/") ? ":" : "/"}${name}`;
 }
 
+/**
+ * The package an affects[].ref names when the BOM has no component by that bom-ref: a vulnerability-only BOM (an
+ * older Trivy's `--format cyclonedx` of an SBOM) refers to the SBOM's packages by BOM-Link
+ * (`urn:cdx:<serial>/<version>#<bom-ref>`), and Trivy's bom-refs are purls. Read as Trivy reads a purl: maven joins
+ * group and artifact with ":", npm, Go, composer and the like keep their namespace with "/"; an OS package's
+ * namespace is its distribution, not part of its name, its `epoch` qualifier prefixes the version ("1:1.0.2k-16.el7")
+ * and its `distro` qualifier ("centos-7.6.1810") is the operating system its finding's target and type name.
+ */
+function componentFromPurl(ref: string): { pkg: Component; os: Component | undefined } | undefined {
+  const bomRef = ref.startsWith("urn:cdx:") && ref.includes("#") ? ref.slice(ref.indexOf("#") + 1) : ref;
+  const purl = parsePurl(bomRef);
+  if (!purl) return undefined;
+  if (!OS_PURL_TYPES.has(purl.type)) {
+    const name = purl.namespace === "" ? purl.name : `${purl.namespace}${purl.type === "maven" ? ":" : "/"}${purl.name}`;
+    return { pkg: { name, version: nonEmpty(purl.version), purl: bomRef }, os: undefined };
+  }
+  const epoch = purl.qualifiers.get("epoch");
+  const version = nonEmpty(purl.version) && epoch && epoch !== "0" ? `${epoch}:${purl.version}` : nonEmpty(purl.version);
+  const distro = purl.qualifiers.get("distro");
+  const dash = distro ? distro.indexOf("-") : -1;
+  const family = nonEmpty(dash > 0 ? distro!.slice(0, dash) : purl.namespace);
+  const os: Component | undefined = family
+    ? {
+        type: "operating-system",
+        name: family,
+        version: dash > 0 ? distro!.slice(dash + 1) : null,
+        properties: [
+          { name: `${TRIVY}Class`, value: "os-pkgs" },
+          { name: `${TRIVY}Type`, value: family },
+        ],
+      }
+    : undefined;
+  return { pkg: { name: purl.name, version, purl: bomRef }, os };
+}
+
 const NOT_AFFECTED_STATES = new Set(["not_affected", "false_positive", "resolved", "resolved_with_pedigree"]);
 
 export function decodeCycloneDxReport(json: unknown): DecodedReport {
@@ -176,14 +259,23 @@ export function decodeCycloneDxReport(json: unknown): DecodedReport {
 
   const findings: Finding[] = [];
   const infos = new VulnerabilityInfoCollector();
+  // The operating system a vulnerability-only BOM's purls name, for a BOM without an operating-system component.
+  let purlOs: Component | undefined;
   for (const v of bom.vulnerabilities) {
-    const severity = chooseSeverity(v);
     const fixes = parseRecommendation(v.recommendation);
     const vexStatus = NOT_AFFECTED_STATES.has(v.analysis?.state ?? "") ? "not_affected" : null;
-    const affects = v.affects && v.affects.length > 0 ? v.affects : [{ ref: "", versions: null }];
-    for (const affected of affects) {
-      const pkg = affected.ref ? lookup(affected.ref) : undefined;
-      const parent = affected.ref ? parentOf.get(affected.ref) : undefined;
+    const affects = (v.affects && v.affects.length > 0 ? v.affects : [{ ref: "", versions: null }]).map((affected) => {
+      const component = affected.ref ? lookup(affected.ref) : undefined;
+      const fromPurl = affected.ref && !component ? componentFromPurl(affected.ref) : undefined;
+      purlOs ??= fromPurl?.os;
+      return {
+        affected,
+        pkg: component ?? fromPurl?.pkg,
+        parent: affected.ref ? (parentOf.get(affected.ref) ?? fromPurl?.os) : undefined,
+      };
+    });
+    const severity = chooseSeverity(v, osAdvisorySource(affects.map((a) => a.pkg)));
+    for (const { affected, pkg, parent } of affects) {
       const pkgName = packageName(pkg);
       const fixed = fixedVersionFor(fixes, pkgName, pkg);
       const unaffected = (affected.versions ?? []).some((x) => x.status === "unaffected");
@@ -222,7 +314,7 @@ export function decodeCycloneDxReport(json: unknown): DecodedReport {
     const tag = artifactNameAsTag(image?.name);
     if (tag) repoTags.push(tag);
   }
-  const os = [...byRef.values()].find((c) => c.type === "operating-system");
+  const os = [...byRef.values()].find((c) => c.type === "operating-system") ?? purlOs;
   return {
     format: "cyclonedx",
     ...scannerOf(bom.metadata?.tools),

@@ -133,6 +133,91 @@ describe("CycloneDX decoder: variations", () => {
     expect(decode()).toBe("UNKNOWN");
   });
 
+  // The shape of an older Trivy's `--format cyclonedx` for a scanned SBOM (integration/testdata/centos-7-cyclonedx):
+  // no components, affects refs are BOM-Links to the SBOM's purls, and no vulnerability names its source. Trivy's
+  // JSON of the same scan gives these packages with their epochs, the target "<artifact> (centos 7.6.1810)", type
+  // centos, and Red Hat's severities (SeveritySource redhat), not NVD's.
+  const vulnerabilityOnlyBom = () => ({
+    bomFormat: "CycloneDX",
+    specVersion: "1.4",
+    serialNumber: "urn:uuid:5a0a3b1e-0000-4000-8000-000000000001",
+    version: 1,
+    metadata: {
+      timestamp: "2023-05-11T09:41:28+00:00",
+      tools: [{ vendor: "aquasecurity", name: "trivy", version: "0.41.0" }],
+      component: { "bom-ref": "5a0a3b1e", type: "container", name: "registry.example.com/base/centos:7" },
+    },
+    vulnerabilities: [
+      {
+        id: "CVE-2019-18276",
+        ratings: [
+          { source: { name: "nvd" }, score: 7.8, severity: "high", method: "CVSSv31" },
+          { source: { name: "redhat" }, score: 7.8, severity: "low", method: "CVSSv3" },
+        ],
+        affects: [
+          {
+            ref: "urn:cdx:5a0a3b1e-0000-4000-8000-000000000000/1#pkg:rpm/centos/bash@4.2.46-31.el7?arch=x86_64&distro=centos-7.6.1810",
+            versions: [{ version: "4.2.46-31.el7", status: "affected" }],
+          },
+        ],
+      },
+      {
+        id: "CVE-2019-1559",
+        ratings: [
+          { source: { name: "nvd" }, score: 5.9, severity: "medium", method: "CVSSv31" },
+          { source: { name: "redhat" }, score: 5.9, severity: "medium", method: "CVSSv3" },
+        ],
+        recommendation: "Upgrade openssl-libs to version 1:1.0.2k-19.el7",
+        affects: [
+          {
+            ref: "urn:cdx:5a0a3b1e-0000-4000-8000-000000000000/1#pkg:rpm/centos/openssl-libs@1.0.2k-16.el7?arch=x86_64&epoch=1&distro=centos-7.6.1810",
+            versions: [{ version: "1.0.2k-16.el7", status: "affected" }],
+          },
+        ],
+      },
+      {
+        id: "GHSA-67hx-6x53-jw92",
+        ratings: [{ source: { name: "ghsa" }, severity: "critical", method: "CVSSv31" }, { source: { name: "nvd" }, severity: "high" }],
+        affects: [{ ref: "urn:cdx:5a0a3b1e-0000-4000-8000-000000000000/1#pkg:npm/%40babel/traverse@7.22.8" }],
+      },
+      {
+        id: "CVE-2022-42889",
+        ratings: [{ source: { name: "nvd" }, severity: "critical", method: "CVSSv31" }],
+        affects: [{ ref: "pkg:maven/org.apache.commons/commons-text@1.9" }, { ref: "pkg:golang/github.com/example/mod@v1.2.3" }],
+      },
+    ],
+  });
+
+  it("reads a vulnerability-only BOM's packages from the purls its BOM-Links name, as Trivy's JSON of the scan lists them", () => {
+    const r = decodeCycloneDxReport(vulnerabilityOnlyBom());
+    expect(r.findings.map((f) => [f.vulnerabilityId, f.pkgName, f.installedVersion, f.fixedVersion, f.severity])).toEqual([
+      ["CVE-2019-18276", "bash", "4.2.46-31.el7", null, "LOW"],
+      ["CVE-2019-1559", "openssl-libs", "1:1.0.2k-16.el7", "1:1.0.2k-19.el7", "MEDIUM"],
+      ["GHSA-67hx-6x53-jw92", "@babel/traverse", "7.22.8", null, "CRITICAL"],
+      ["CVE-2022-42889", "org.apache.commons:commons-text", "1.9", null, "CRITICAL"],
+      ["CVE-2022-42889", "github.com/example/mod", "v1.2.3", null, "CRITICAL"],
+    ]);
+    const bash = r.findings[0]!;
+    expect(bash.purl).toBe("pkg:rpm/centos/bash@4.2.46-31.el7?arch=x86_64&distro=centos-7.6.1810");
+    expect([bash.target, bash.class, bash.pkgType]).toEqual(["registry.example.com/base/centos:7 (centos 7.6.1810)", "os-pkgs", "centos"]);
+    expect(r.findings[2]!.class).toBeNull();
+    expect([r.osFamily, r.osName]).toEqual(["centos", "7.6.1810"]);
+  });
+
+  it("without the vulnerability's source, takes an OS package's severity from its distribution's advisories, then NVD's", () => {
+    const raw = vulnerabilityOnlyBom();
+    const severity = () => decodeCycloneDxReport(raw).findings[0]!.severity;
+    expect(severity()).toBe("LOW"); // redhat's rating, for a CentOS package
+    (raw.vulnerabilities[0] as any).source = { name: "nvd" };
+    expect(severity()).toBe("HIGH"); // a named source wins
+    delete (raw.vulnerabilities[0] as any).source;
+    raw.vulnerabilities[0]!.affects[0]!.ref = "urn:cdx:x/1#pkg:rpm/fedora/bash@5.2?distro=fedora-39";
+    expect(severity()).toBe("HIGH"); // no advisory source known for fedora: NVD's
+    raw.vulnerabilities[0]!.ratings[1]!.source.name = "debian";
+    raw.vulnerabilities[0]!.affects[0]!.ref = "urn:cdx:x/1#pkg:deb/debian/bash@5.0-4?distro=debian-10.2";
+    expect(severity()).toBe("LOW"); // debian's rating for a Debian package
+  });
+
   it("treats a VEX analysis of not_affected as status not_affected", () => {
     const raw = bom();
     raw.vulnerabilities[0].analysis = { state: "not_affected", justification: "code_not_reachable" };
