@@ -4,6 +4,8 @@
  *   vulnerability:    "Package: x\nInstalled Version: y\nVulnerability CVE-…\nSeverity: S\nFixed Version: z\nLink: …"
  *   misconfiguration: "Artifact: a\nType: t\nVulnerability ID\nSeverity: S\nMessage: …\nLink: …"
  *   secret:           "Artifact: a\nType: t\nSecret Title\nSeverity: S\nMatch: …"
+ * The old contrib/sarif.tpl (Trivy < 0.20) wrote those lines into the rule's help.text instead, one rule per result:
+ * read from there when the message has no "Package:" line.
  * Image identity is only in runs[0].properties (imageName, repoTags, repoDigests, imageID), written by Trivy for
  * container images.
  *
@@ -43,6 +45,7 @@ const ruleSchema = z.object({
   name: optString,
   shortDescription: text,
   fullDescription: text,
+  help: text,
   helpUri: optString,
   defaultConfiguration: z.object({ level: optString }).nullish(),
   properties: z
@@ -163,6 +166,11 @@ function decodeResult(result: Result, rule: Rule | undefined, rawId: string): { 
   const kind = kindOf(rule, message);
   if (kind === "license") return null;
   const fields = messageFields(message);
+  // The old contrib/sarif.tpl wrote one rule per result and its package lines into the rule's help text; the result
+  // message was the description alone.
+  if (kind === "vulnerability" && !fields.has("Package")) {
+    for (const [key, value] of messageFields(rule?.help?.text ?? "")) if (!fields.has(key)) fields.set(key, value);
+  }
   const id = OLD_TEMPLATE_ID.exec(rawId)?.[2] ?? rawId;
   const severity =
     severityWord([fields.get("Severity")]) ??

@@ -179,6 +179,49 @@ describe("SARIF decoder: severity fallbacks", () => {
     const f = decodeSarifReport(raw).findings[0]!;
     expect([f.vulnerabilityId, f.severity]).toEqual(["CVE-2019-1549", "HIGH"]);
   });
+  // The shape of the old template's output (Trivy's integration golden docker_engine/alpine-310.sarif): a rule per
+  // result, the package lines in the rule's help text, the message the description only, every level "error".
+  it("reads package, versions and severity of the old contrib/sarif.tpl from the rule's help text", () => {
+    const rule = (severity: string, id: string, pkg: string, installed: string, fixed: string) => ({
+      id: `[${severity}] ${id}`,
+      name: "dockerfile_scan",
+      shortDescription: { text: `${id} Package: ${pkg}` },
+      fullDescription: { text: "openssl: information disclosure in fork()." },
+      help: { text: `Vulnerability ${id}\nSeverity: ${severity}\nPackage: ${pkg}\nInstalled Version: ${installed}\nFixed Version: ${fixed}\nLink: [${id}](https://nvd.nist.gov/vuln/detail/${id.toLowerCase()})` },
+      properties: { tags: ["vulnerability", severity, pkg], precision: "very-high" },
+    });
+    const rules = [rule("MEDIUM", "CVE-2019-1549", "openssl", "1.1.1c-r0", "1.1.1d-r0"), rule("LOW", "CVE-2019-1547", "libcrypto1.1", "1.1.1c-r0", "1.1.1d-r0")];
+    const raw = {
+      $schema: "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json",
+      version: "2.1.0",
+      runs: [
+        {
+          tool: { driver: { name: "Trivy", fullName: "Trivy Vulnerability Scanner", rules } },
+          results: rules.map((r, i) => ({
+            ruleId: r.id,
+            ruleIndex: i,
+            level: "error",
+            message: { text: "OpenSSL 1.1.1 introduced a rewritten random number generator (RNG)." },
+            locations: [{ physicalLocation: { artifactLocation: { uri: "alpine:3.10" }, region: { startLine: 1 } } }],
+          })),
+          columnKind: "utf16CodeUnits",
+        },
+      ],
+    };
+    const found = decodeSarifReport(raw).findings.map((f) => [f.vulnerabilityId, f.pkgName, f.installedVersion, f.fixedVersion, f.severity, f.target]);
+    expect(found).toEqual([
+      ["CVE-2019-1549", "openssl", "1.1.1c-r0", "1.1.1d-r0", "MEDIUM", "alpine:3.10"],
+      ["CVE-2019-1547", "libcrypto1.1", "1.1.1c-r0", "1.1.1d-r0", "LOW", "alpine:3.10"],
+    ]);
+  });
+
+  it("keeps a result message's own package lines over its rule's help text", () => {
+    const raw = readFixtureJson("alpine-310.sarif.golden");
+    const first = raw.runs[0].tool.driver.rules[0];
+    first.help = { text: "Vulnerability X\nSeverity: CRITICAL\nPackage: not-this\nInstalled Version: 0\nFixed Version: 0" };
+    const expected = decodeSarifReport(readFixtureJson("alpine-310.sarif.golden")).findings;
+    expect(decodeSarifReport(raw).findings).toEqual(expected);
+  });
 });
 
 describe("SARIF decoder: tolerance and refusals", () => {
