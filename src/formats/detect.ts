@@ -25,6 +25,7 @@ export function detectFormat(json: unknown): ReportFormat {
   }
 
   if (json.bomFormat === "CycloneDX") return "cyclonedx";
+  refuseOtherTrivyOutput(json);
 
   if (typeof json.spdxVersion === "string" || json.SPDXID === "SPDXRef-DOCUMENT") {
     throw unsupported(
@@ -110,7 +111,60 @@ function unsupportedOperator(kind: unknown, apiVersion: unknown) {
   );
 }
 
+/**
+ * Trivy's other outputs, which name no image by digest and are built for another product: AWS Security Hub's ASFF
+ * (contrib/asff.tpl, as an array or as batch-import-findings' {"Findings": [...]}), GitLab's security report
+ * (contrib/gitlab.tpl) and Code Quality report (contrib/gitlab-codequality.tpl), and GitHub's dependency snapshot
+ * (`--format github`). Each is refused saying what it is, not as an unknown document.
+ */
+const SCAN_INSTEAD =
+  "Upload `trivy image --format json <image>`; to feed the other product from the same scan, write that JSON once " +
+  "and make the other format from it with `trivy convert --format <format> <report.json>`.";
+
+const isAsffFinding = (v: unknown): boolean =>
+  isObject(v) && (v.SchemaVersion === "2018-10-08" || (typeof v.ProductArn === "string" && v.ProductArn.startsWith("arn:aws:securityhub:")));
+
+const isCodeQualityIssue = (v: unknown): boolean =>
+  isObject(v) && typeof v.check_name === "string" && typeof v.fingerprint === "string" && isObject(v.location);
+
+function refuseOtherTrivyOutput(json: Json | unknown[]): void {
+  const findings = Array.isArray(json) ? json : Array.isArray(json.Findings) ? json.Findings : [json];
+  if (findings.length > 0 && isAsffFinding(findings[0])) {
+    throw unsupported(
+      "asff_not_supported",
+      "This is AWS Security Hub findings in ASFF (Trivy's asff template): built for Security Hub, it names the image " +
+        `by reference only, never by manifest digest. ${SCAN_INSTEAD}`,
+    );
+  }
+  if (Array.isArray(json)) {
+    if (json.length > 0 && isCodeQualityIssue(json[0])) {
+      throw unsupported(
+        "gitlab_codequality_not_supported",
+        "This is a GitLab Code Quality report (Trivy's gitlab-codequality template): issues for merge requests, " +
+          `without the image or its packages. ${SCAN_INSTEAD}`,
+      );
+    }
+    return;
+  }
+  if (isObject(json.scan) && Array.isArray(json.vulnerabilities) && typeof json.version === "string") {
+    const type = typeof json.scan.type === "string" ? ` (${json.scan.type})` : "";
+    throw unsupported(
+      "gitlab_report_not_supported",
+      `This is a GitLab security report${type}, as Trivy's gitlab template writes it for GitLab's vulnerability ` +
+        `report: it names the image by reference only, never by manifest digest. ${SCAN_INSTEAD}`,
+    );
+  }
+  if (isObject(json.detector) && isObject(json.manifests)) {
+    throw unsupported(
+      "github_snapshot_not_supported",
+      "This is a GitHub dependency snapshot (`trivy --format github`): it lists packages for GitHub's dependency " +
+        `graph and carries no vulnerability findings. ${SCAN_INSTEAD}`,
+    );
+  }
+}
+
 function refuseArray(json: unknown[]): never {
+  refuseOtherTrivyOutput(json);
   const looksLikeV1 =
     json.length > 0 && json.every((r) => isObject(r) && "Target" in r && ("Vulnerabilities" in r || "Type" in r));
   if (looksLikeV1) {

@@ -217,6 +217,8 @@ describe("refusals write nothing", () => {
       ClusterName: "kind-kind",
       Resources: [{ Namespace: "default", Kind: "Deployment", Name: "app", Results: readFixtureJson("alpine-310.json.golden").Results }],
     });
+  const asff = () =>
+    JSON.stringify([{ SchemaVersion: "2018-10-08", Id: "alpine/CVE-2019-1549", ProductArn: "arn:aws:securityhub:eu-west-1::product/aquasecurity/aquasecurity", GeneratorId: "Trivy" }]);
   const wrongTypes = () => {
     const raw = readFixtureJson("alpine-310.json.golden");
     raw.Results = "not a list";
@@ -229,6 +231,7 @@ describe("refusals write nothing", () => {
     ["wrong types", wrongTypes, `?digest=${fakeDigest("x")}`, 422, "invalid_report"],
     ["a SchemaVersion 1 array", schemaV1, `?digest=${fakeDigest("x")}`, 415, "trivy_schema_v1"],
     ["a trivy k8s cluster report", k8s, `?digest=${fakeDigest("x")}`, 415, "trivy_k8s_report"],
+    ["AWS Security Hub findings (Trivy's asff template)", asff, `?digest=${fakeDigest("x")}`, 415, "asff_not_supported"],
     ["a SARIF file sent with format=trivy", sarif, `?format=trivy&digest=${fakeDigest("x")}`, 422, "format_mismatch"],
     ["a malformed digest parameter", () => readFixture("alpine-310.json.golden"), "?digest=sha256:nothex", 422, "invalid_parameter"],
   ])("%s → %i %s", async (_what, body, query, status, code) => {

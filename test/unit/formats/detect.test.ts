@@ -89,6 +89,51 @@ describe("detectFormat: refusals name what was recognised and what to do", () =>
     expect(err.message).toMatch(/trivy image --format json/);
   });
 
+  // Shapes of Trivy's other outputs (its integration goldens alpine-310.asff, .gitlab, .gitlab-codequality, .gsbom).
+  const asffFinding = {
+    SchemaVersion: "2018-10-08",
+    Id: "alpine:3.10/CVE-2019-1549",
+    ProductArn: "arn:aws:securityhub:eu-west-1::product/aquasecurity/aquasecurity",
+    GeneratorId: "Trivy",
+    AwsAccountId: "123456789012",
+    Types: ["Software and Configuration Checks/Vulnerabilities/CVE"],
+    Severity: { Label: "MEDIUM" },
+    Resources: [{ Type: "Container", Id: "alpine:3.10", Details: { Container: { ImageName: "alpine:3.10" } } }],
+  };
+  it.each([
+    ["an ASFF array", [asffFinding], "asff_not_supported", /Security Hub/],
+    ["ASFF for batch-import-findings", { Findings: [asffFinding] }, "asff_not_supported", /Security Hub/],
+    ["one ASFF finding", asffFinding, "asff_not_supported", /Security Hub/],
+    [
+      "a GitLab security report",
+      {
+        version: "15.0.7",
+        scan: { scanner: { id: "trivy", name: "Trivy" }, type: "container_scanning", status: "success" },
+        vulnerabilities: [{ id: "x", location: { dependency: { package: { name: "openssl" }, version: "1.1.1c-r0" }, image: "alpine:3.10" } }],
+        remediations: [],
+      },
+      "gitlab_report_not_supported",
+      /GitLab security report \(container_scanning\)/,
+    ],
+    [
+      "a GitLab Code Quality report",
+      [{ type: "issue", check_name: "container_scanning", description: "CVE-2019-1549", fingerprint: "ab12", severity: "major", location: { path: "alpine:3.10", lines: { begin: 0 } } }],
+      "gitlab_codequality_not_supported",
+      /GitLab Code Quality/,
+    ],
+    [
+      "a GitHub dependency snapshot",
+      { version: 0, detector: { name: "trivy", version: "0.50.0", url: "https://github.com/aquasecurity/trivy" }, job: { correlator: "c", id: "1" }, ref: "refs/heads/main", sha: "abc", scanned: "2021-08-25T12:20:30Z", manifests: {} },
+      "github_snapshot_not_supported",
+      /dependency snapshot/,
+    ],
+  ])("%s is refused by name, pointing at the JSON format", (_name, json, code, what) => {
+    const err = refusal(json);
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(what);
+    expect(err.message).toMatch(/trivy image --format json/);
+  });
+
   it("an operator resource of another kind is refused", () => {
     const audit = { apiVersion: "aquasecurity.github.io/v1alpha1", kind: "ConfigAuditReport", report: {} };
     expect(refusal(audit).code).toBe("unsupported_operator_report");
