@@ -5,7 +5,9 @@
  * report (GET /v1/reports/{id}/raw, table scan_report_raw): that copy must not hand secrets to every reader.
  *
  * `maskSecretContext` masks, in place, in every format that carries such text:
- *   - Trivy JSON: `Results[].Secrets[]`: `Match` and each `Code.Lines[]` `Content` / `Highlighted`;
+ *   - Trivy JSON: `Results[].Secrets[]`: `Match` and each `Code.Lines[]` `Content` / `Highlighted`; the same in a
+ *     secret that an ignore file or VEX took out of the list (`Results[].ExperimentalModifiedFindings[]` of Type
+ *     secret, its `Finding`, kept by `--show-suppressed`);
  *   - Trivy Operator: an ExposedSecretReport's `report.secrets[].match` (also inside a List or a webhook body);
  *   - SARIF: the `Match: …` line of each result's message (Trivy writes the match there) and region snippets of
  *     secret results.
@@ -96,6 +98,7 @@ export function maskSecretContext(doc: unknown): number {
     }
     if (!isObject(node)) return;
     if (Array.isArray(node.Secrets)) for (const s of node.Secrets) if (isObject(s) && maskTrivySecret(s)) masked++;
+    if (node.Type === "secret" && isObject(node.Finding) && maskTrivySecret(node.Finding)) masked++;
     if (node.kind === "ExposedSecretReport") masked += maskOperatorSecrets(node);
     if (Array.isArray(node.runs) && typeof node.version === "string")
       for (const run of node.runs) if (isObject(run) && Array.isArray(run.results)) for (const r of run.results) if (isObject(r) && maskSarifResult(r)) masked++;

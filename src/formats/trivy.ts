@@ -67,6 +67,19 @@ const misconfigurationSchema = z
   })
   .refine((m) => !!nonEmpty(m.ID) || !!nonEmpty(m.AVDID), { message: "a misconfiguration needs an ID or AVDID" });
 
+/**
+ * Trivy's ModifiedFinding (pkg/types/finding.go): a finding that an ignore file (Status "ignored") or a VEX document
+ * ("not_affected", …) took out of its list, kept under ExperimentalModifiedFindings by `--show-suppressed`. Licenses
+ * and any later kind are not findings here; a vulnerability, secret or misconfiguration must have its list's shape.
+ */
+const MODIFIED_KINDS: ReadonlySet<unknown> = new Set(["vulnerability", "secret", "misconfiguration"]);
+const modifiedFindingSchema = z.union([
+  z.object({ Type: z.literal("vulnerability"), Status: optString, Finding: vulnerabilitySchema }),
+  z.object({ Type: z.literal("secret"), Status: optString, Finding: secretSchema }),
+  z.object({ Type: z.literal("misconfiguration"), Status: optString, Finding: misconfigurationSchema }),
+  z.object({ Type: optString.refine((t) => !MODIFIED_KINDS.has(t), { message: "a finding of this Type must have its list's shape" }), Status: optString }),
+]);
+
 const resultSchema = z.object({
   Target: optString,
   Class: optString,
@@ -74,6 +87,7 @@ const resultSchema = z.object({
   Vulnerabilities: z.array(vulnerabilitySchema).nullish(),
   Secrets: z.array(secretSchema).nullish(),
   Misconfigurations: z.array(misconfigurationSchema).nullish(),
+  ExperimentalModifiedFindings: z.array(modifiedFindingSchema).nullish(),
 });
 
 export const trivyReportSchema = z.object({
@@ -94,6 +108,9 @@ export const trivyReportSchema = z.object({
 });
 
 type TrivyVulnerability = z.output<typeof vulnerabilitySchema>;
+type TrivySecret = z.output<typeof secretSchema>;
+type TrivyMisconfiguration = z.output<typeof misconfigurationSchema>;
+type TrivyModifiedFinding = z.output<typeof modifiedFindingSchema>;
 type TrivyReport = z.output<typeof trivyReportSchema>;
 
 // The schema above, checked by hand for the common case: zod builds a stripped copy of every object it parses, which
@@ -145,12 +162,18 @@ const isMisconfiguration = (m: unknown) =>
   hasOptStrings(m, ["ID", "AVDID", "Type", "Title", "Description", "Severity", "PrimaryURL", "Status"]) &&
   (!!nonEmpty(m.ID as string | null | undefined) || !!nonEmpty(m.AVDID as string | null | undefined));
 
+const isModifiedFinding = (m: unknown) =>
+  isObject(m) &&
+  hasOptStrings(m, ["Type", "Status"]) &&
+  (m.Type === "vulnerability" ? isVulnerability(m.Finding) : m.Type === "secret" ? isSecret(m.Finding) : m.Type === "misconfiguration" ? isMisconfiguration(m.Finding) : true);
+
 const isResult = (r: unknown) =>
   isObject(r) &&
   hasOptStrings(r, ["Target", "Class", "Type"]) &&
   isOptArrayOf(r.Vulnerabilities, isVulnerability) &&
   isOptArrayOf(r.Secrets, isSecret) &&
-  isOptArrayOf(r.Misconfigurations, isMisconfiguration);
+  isOptArrayOf(r.Misconfigurations, isMisconfiguration) &&
+  isOptArrayOf(r.ExperimentalModifiedFindings, isModifiedFinding);
 
 /** Whether `json` certainly matches trivyReportSchema (false: let the schema decide and explain). */
 export function isTrivyReportShape(json: unknown): json is TrivyReport {
@@ -180,83 +203,110 @@ export function decodeTrivyReport(json: unknown, checkByHand = true): DecodedRep
   const report = checkByHand && isTrivyReportShape(json) ? json : parseShape(trivyReportSchema, json, "Trivy JSON report");
   const findings: Finding[] = [];
   const infos = new VulnerabilityInfoCollector();
+  type Place = { target: string | null; cls: string | null; type: string | null };
+
+  const addVulnerability = (v: TrivyVulnerability, status: string | null, at: Place) => {
+    const severity = normalizeSeverity(v.Severity);
+    findings.push({
+      kind: "vulnerability",
+      vulnerabilityId: v.VulnerabilityID,
+      pkgName: nonEmpty(v.PkgName),
+      installedVersion: nonEmpty(v.InstalledVersion),
+      fixedVersion: nonEmpty(v.FixedVersion),
+      status,
+      severity,
+      target: at.target,
+      class: at.cls,
+      pkgType: at.type,
+      purl: nonEmpty(v.PkgIdentifier?.PURL),
+    });
+    infos.add({
+      id: v.VulnerabilityID,
+      title: nonEmpty(v.Title),
+      description: nonEmpty(v.Description),
+      severity,
+      cvssScore: bestCvssScore(v.CVSS),
+      publishedAt: parseDate(v.PublishedDate),
+      lastModifiedAt: parseDate(v.LastModifiedDate),
+      primaryUrl: nonEmpty(v.PrimaryURL),
+    });
+  };
+
+  // Secrets have no package and no status: Trivy reports every match as a finding.
+  const addSecret = (s: TrivySecret, status: string | null, at: Place) => {
+    const severity = normalizeSeverity(s.Severity);
+    findings.push({
+      kind: "secret",
+      vulnerabilityId: s.RuleID,
+      pkgName: null,
+      installedVersion: null,
+      fixedVersion: null,
+      status,
+      severity,
+      target: at.target,
+      class: at.cls ?? "secret",
+      pkgType: at.type,
+      purl: null,
+    });
+    infos.add({ ...emptyInfo(s.RuleID), title: nonEmpty(s.Title), severity });
+  };
+
+  // Misconfigurations keep Trivy's Status (FAIL/PASS/EXCEPTION): only FAIL counts (see isCountable).
+  const addMisconfiguration = (m: TrivyMisconfiguration, status: string | null, at: Place) => {
+    const id = (nonEmpty(m.ID) ?? nonEmpty(m.AVDID))!;
+    const severity = normalizeSeverity(m.Severity);
+    findings.push({
+      kind: "misconfiguration",
+      vulnerabilityId: id,
+      pkgName: null,
+      installedVersion: null,
+      fixedVersion: null,
+      status,
+      severity,
+      target: at.target,
+      class: at.cls ?? "config",
+      pkgType: at.type,
+      purl: null,
+    });
+    infos.add({
+      ...emptyInfo(id),
+      title: nonEmpty(m.Title),
+      description: nonEmpty(m.Description),
+      severity,
+      primaryUrl: nonEmpty(m.PrimaryURL),
+    });
+  };
+
+  const addModified = (modified: TrivyModifiedFinding, at: Place) => {
+    // Only not_affected takes a finding out, as everywhere in the registry; "ignored" (an ignore file) is kept as the
+    // status, visible to analysts; a VEX "fixed", "affected" or "under_investigation" leaves the finding's own status.
+    const how = nonEmpty(modified.Status)?.toLowerCase();
+    const suppressed = how === "not_affected" || how === "ignored" ? how : null;
+    if (modified.Type === "vulnerability" && "Finding" in modified) {
+      addVulnerability(modified.Finding, suppressed ?? nonEmpty(modified.Finding.Status), at);
+    } else if (modified.Type === "secret" && "Finding" in modified) {
+      addSecret(modified.Finding, suppressed, at);
+    } else if (modified.Type === "misconfiguration" && "Finding" in modified) {
+      // A misconfiguration counts by its own check status (FAIL) unless a VEX says not_affected.
+      addMisconfiguration(modified.Finding, how === "not_affected" ? "not_affected" : (nonEmpty(modified.Finding.Status)?.toUpperCase() ?? null), at);
+    }
+    // Licenses, and any kind a later Trivy adds, are not findings here.
+  };
 
   for (const result of report.Results ?? []) {
     const target = nonEmpty(result.Target);
     const cls = nonEmpty(result.Class);
     const type = nonEmpty(result.Type);
 
-    for (const v of result.Vulnerabilities ?? []) {
-      const severity = normalizeSeverity(v.Severity);
-      findings.push({
-        kind: "vulnerability",
-        vulnerabilityId: v.VulnerabilityID,
-        pkgName: nonEmpty(v.PkgName),
-        installedVersion: nonEmpty(v.InstalledVersion),
-        fixedVersion: nonEmpty(v.FixedVersion),
-        status: nonEmpty(v.Status),
-        severity,
-        target,
-        class: cls,
-        pkgType: type,
-        purl: nonEmpty(v.PkgIdentifier?.PURL),
-      });
-      infos.add({
-        id: v.VulnerabilityID,
-        title: nonEmpty(v.Title),
-        description: nonEmpty(v.Description),
-        severity,
-        cvssScore: bestCvssScore(v.CVSS),
-        publishedAt: parseDate(v.PublishedDate),
-        lastModifiedAt: parseDate(v.LastModifiedDate),
-        primaryUrl: nonEmpty(v.PrimaryURL),
-      });
-    }
-
-    // Secrets have no package and no status: Trivy reports every match as a finding.
-    for (const s of result.Secrets ?? []) {
-      const severity = normalizeSeverity(s.Severity);
-      findings.push({
-        kind: "secret",
-        vulnerabilityId: s.RuleID,
-        pkgName: null,
-        installedVersion: null,
-        fixedVersion: null,
-        status: null,
-        severity,
-        target,
-        class: cls ?? "secret",
-        pkgType: type,
-        purl: null,
-      });
-      infos.add({ ...emptyInfo(s.RuleID), title: nonEmpty(s.Title), severity });
-    }
-
-    // Misconfigurations keep Trivy's Status (FAIL/PASS/EXCEPTION): only FAIL counts (see isCountable).
-    for (const m of result.Misconfigurations ?? []) {
-      const id = (nonEmpty(m.ID) ?? nonEmpty(m.AVDID))!;
-      const severity = normalizeSeverity(m.Severity);
-      findings.push({
-        kind: "misconfiguration",
-        vulnerabilityId: id,
-        pkgName: null,
-        installedVersion: null,
-        fixedVersion: null,
-        status: nonEmpty(m.Status)?.toUpperCase() ?? null,
-        severity,
-        target,
-        class: cls ?? "config",
-        pkgType: type,
-        purl: null,
-      });
-      infos.add({
-        ...emptyInfo(id),
-        title: nonEmpty(m.Title),
-        description: nonEmpty(m.Description),
-        severity,
-        primaryUrl: nonEmpty(m.PrimaryURL),
-      });
-    }
+    const at = { target, cls, type };
+    for (const v of result.Vulnerabilities ?? []) addVulnerability(v, nonEmpty(v.Status), at);
+    for (const s of result.Secrets ?? []) addSecret(s, null, at);
+    for (const m of result.Misconfigurations ?? []) addMisconfiguration(m, nonEmpty(m.Status)?.toUpperCase() ?? null, at);
+    // What an ignore file or a VEX document took out of the lists (`--show-suppressed`) is a finding all the same:
+    // the registry's exceptions decide what counts, not the filter CI ran with. A VEX not_affected never counts; an
+    // ignored finding counts as any finding does, so a report filtered by the registry's own exported ignore file is
+    // judged as the unfiltered one, and again once an exception has expired.
+    for (const modified of result.ExperimentalModifiedFindings ?? []) addModified(modified, at);
   }
 
   const artifactType = nonEmpty(report.ArtifactType);

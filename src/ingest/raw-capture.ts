@@ -32,11 +32,11 @@ function compressInBackground(bytes: Buffer): Promise<Buffer> {
 }
 
 /**
- * Byte strings without which src/formats/mask-secrets.ts finds nothing to mask (Trivy's Secrets, the operator's
+ * Byte strings without which src/formats/mask-secrets.ts finds nothing to mask (Trivy's Secrets and suppressed findings, the operator's
  * ExposedSecretReport, SARIF runs). Bytes holding none are compressed at once; the others only once ingest knows
  * whether it stores them or a masked copy, so a 27 MB report with secrets is not compressed twice (~0.2 s of CPU).
  */
-const MASKABLE_MARKERS = ['"Secrets"', "ExposedSecretReport", '"runs"'].map((m) => Buffer.from(m));
+const MASKABLE_MARKERS = ['"Secrets"', '"ExperimentalModifiedFindings"', "ExposedSecretReport", '"runs"'].map((m) => Buffer.from(m));
 
 function compression(bytes: Buffer): () => Promise<Buffer> {
   let started: Promise<Buffer> | null = MASKABLE_MARKERS.some((m) => bytes.includes(m)) ? null : compressInBackground(bytes);

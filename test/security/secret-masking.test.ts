@@ -110,6 +110,31 @@ describe("when a Trivy report with secret findings and their code lines is uploa
   });
 });
 
+describe("when CI's ignore file took the secret out of the list and `--show-suppressed` kept it", () => {
+  test("then the suppressed secret is a finding that counts, and its text is masked in the stored copy", async () => {
+    const report = JSON.parse(trivyWithSecretContext());
+    // Every secret is a suppressed one: no "Secrets" key anywhere in the bytes.
+    let suppressed = 0;
+    for (const result of report.Results) {
+      if (!result.Secrets?.length) continue;
+      result.ExperimentalModifiedFindings = result.Secrets.map((finding: unknown) => ({ Type: "secret", Status: "ignored", Statement: "", Source: ".trivyignore", Finding: finding }));
+      suppressed += result.Secrets.length;
+      delete result.Secrets;
+    }
+    const body = JSON.stringify(report, null, 2);
+    expect(body).not.toContain('"Secrets"');
+    const res = await upload(body, { digest: fakeDigest("masking-suppressed") });
+    expect(res.status).toBe(201);
+    expect(res.body.summary.secrets).toBe(suppressed);
+    expect(res.body.images[0]).toMatchObject({ is_compliant: false });
+    const text = await rawAsReader(res.body.report_id);
+    expectNoSecrets(text);
+    const stored = JSON.parse(text).Results.flatMap((r: any) => r.ExperimentalModifiedFindings ?? []).find((m: any) => m.Finding.RuleID === "github-pat");
+    expect(stored).toMatchObject({ Type: "secret", Status: "ignored", Finding: { RuleID: "github-pat", Match: "ENV GITHUB_PAT=*****" } });
+    expect((await rawAsAnalyst(res.body.report_id)).masked).toBe(true);
+  });
+});
+
 describe("when a report has no secret findings", () => {
   test("then the stored copy is the uploaded bytes exactly", async () => {
     const body = JSON.stringify(readFixtureJson("alpine-310.json.golden"), null, 1);

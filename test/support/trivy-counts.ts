@@ -18,15 +18,18 @@ type Json = Record<string, unknown>;
 export function countTrivyJson(report: Json): RawCounts {
   const c: RawCounts = { critical: 0, high: 0, medium: 0, low: 0, unknown: 0, fixable: 0, secrets: 0, misconfigurations: 0 };
   for (const result of (report.Results as Json[] | null) ?? []) {
-    for (const v of (result.Vulnerabilities as Json[] | null) ?? []) {
+    // What an ignore file or VEX took out (`--show-suppressed`) counts too, unless VEX says not_affected.
+    const modified = ((result.ExperimentalModifiedFindings as Json[] | null) ?? []).filter((m) => m.Status !== "not_affected");
+    const of = (type: string) => modified.filter((m) => m.Type === type).map((m) => m.Finding as Json);
+    for (const v of [...((result.Vulnerabilities as Json[] | null) ?? []), ...of("vulnerability")]) {
       if (v.Status === "not_affected") continue;
       const sev = String(v.Severity).toLowerCase() as keyof RawCounts;
       if (sev in c && sev !== "fixable" && sev !== "secrets" && sev !== "misconfigurations") c[sev]++;
       else c.unknown++;
       if (typeof v.FixedVersion === "string" && v.FixedVersion !== "") c.fixable++;
     }
-    c.secrets += ((result.Secrets as Json[] | null) ?? []).length;
-    c.misconfigurations += ((result.Misconfigurations as Json[] | null) ?? []).filter((m) => m.Status === "FAIL").length;
+    c.secrets += ((result.Secrets as Json[] | null) ?? []).length + of("secret").length;
+    c.misconfigurations += [...((result.Misconfigurations as Json[] | null) ?? []), ...of("misconfiguration")].filter((m) => m.Status === "FAIL").length;
   }
   return c;
 }

@@ -1,8 +1,28 @@
 import { DomainError } from "../../../src/domain/errors";
 import fc from "fast-check";
+import { summarizeFindings } from "../../../src/domain/summary";
 import { decodeTrivyReport, isTrivyReportShape } from "../../../src/formats/trivy";
 import { fixtureNames, readFixtureJson } from "../../support/fixtures";
 import { countDecoded, countRawTrivy, thrown } from "./helpers";
+
+/**
+ * misconfigurations_and_secrets.json as Trivy writes it with `--show-suppressed` after an ignore file and a VEX
+ * document took findings out of the lists (ExperimentalModifiedFindings, Trivy's pkg/types/finding.go): the first
+ * vulnerability ignored, the second not_affected by VEX, a secret and the misconfiguration ignored, and a license.
+ */
+function withSuppressedFindings() {
+  const raw = readFixtureJson("misconfigurations_and_secrets.json");
+  const [vulns, misconfs, secrets] = [raw.Results[0], raw.Results[1], raw.Results[2]];
+  const modified = (Type: string, Status: string, Finding: unknown) => ({ Type, Status, Statement: "accepted", Source: ".trivyignore.yaml", Finding });
+  vulns.ExperimentalModifiedFindings = [
+    modified("vulnerability", "ignored", vulns.Vulnerabilities.shift()),
+    modified("vulnerability", "not_affected", vulns.Vulnerabilities.shift()),
+    modified("license", "ignored", { Severity: "HIGH", Name: "GPL-3.0", PkgName: "x", Confidence: 1 }),
+  ];
+  misconfs.ExperimentalModifiedFindings = [modified("misconfiguration", "ignored", misconfs.Misconfigurations.shift())];
+  secrets.ExperimentalModifiedFindings = [modified("secret", "ignored", secrets.Secrets.shift())];
+  return raw;
+}
 
 const TRIVY_FIXTURES = fixtureNames().filter((name) => {
   const json = readFixtureJson(name);
@@ -127,6 +147,24 @@ describe("Trivy JSON decoder: fields", () => {
     expect(countDecoded(decodeTrivyReport(raw)).failedMisconfigurations).toBe(1);
   });
 
+  it("keeps what an ignore file or VEX took out of the lists (--show-suppressed) as findings: not_affected never counts, ignored does", () => {
+    const original = decodeTrivyReport(readFixtureJson("misconfigurations_and_secrets.json"));
+    const r = decodeTrivyReport(withSuppressedFindings());
+    const key = (f: { kind: string; vulnerabilityId: string; pkgName: string | null; target: string | null }) => `${f.kind} ${f.vulnerabilityId} ${f.pkgName} ${f.target}`;
+    // The same findings (the license is none), each once, with the same package, severity and place.
+    expect(r.findings.map(key).sort()).toEqual(original.findings.map(key).sort());
+    const statusOf = (id: string) => r.findings.find((f) => f.vulnerabilityId === id)!.status;
+    const ids = readFixtureJson("misconfigurations_and_secrets.json").Results[0].Vulnerabilities.map((v: any) => v.VulnerabilityID);
+    expect([statusOf(ids[0]), statusOf(ids[1])]).toEqual(["ignored", "not_affected"]);
+    expect(statusOf("DS002")).toBe("FAIL");
+    expect(r.findings.filter((f) => f.kind === "secret").map((f) => f.status)).toEqual(["ignored", null]);
+    // Counted as without the filter, except the one a VEX document says is not affected.
+    const notAffected = original.findings.find((f) => f.vulnerabilityId === ids[1])!;
+    const expected = summarizeFindings(original.findings.filter((f) => f !== notAffected));
+    expect(summarizeFindings(r.findings)).toEqual(expected);
+    expect(summarizeFindings(r.findings)).not.toEqual(summarizeFindings(original.findings));
+  });
+
   it("uses ArtifactName as the tag of an image without RepoTags, but never an archive path", () => {
     const raw = readFixtureJson("juice-shop-v10.2.0.json");
     delete raw.Metadata.RepoTags;
@@ -222,6 +260,14 @@ describe("Trivy JSON decoder: shape errors", () => {
     );
   });
 
+  it("refuses a suppressed vulnerability that does not have a vulnerability's shape, with its path", () => {
+    const raw = withSuppressedFindings();
+    raw.Results[0].ExperimentalModifiedFindings[0].Finding.Severity = 42;
+    const err = thrown(() => decodeTrivyReport(raw));
+    expect(err.code).toBe("invalid_report");
+    expect(err.errors[0].path).toMatch(/^Results\.0\.ExperimentalModifiedFindings\.0/);
+  });
+
   it("refuses a misconfiguration with neither ID nor AVDID", () => {
     const raw = readFixtureJson("misconfigurations_and_secrets.json");
     delete raw.Results[1].Misconfigurations[0].ID;
@@ -257,7 +303,7 @@ describe("Trivy JSON decoder: the shape checked by hand and the schema agree", (
     }
   };
   // Small fixtures with vulnerabilities, secrets and misconfigurations (fast-check runs each many times).
-  const bases = ["alpine-310.json.golden", "misconfigurations_and_secrets.json"].map((name) => readFixtureJson(name));
+  const bases = [...["alpine-310.json.golden", "misconfigurations_and_secrets.json"].map((name) => readFixtureJson(name)), withSuppressedFindings()];
   // Values a field may hold in a hostile or hand-edited report, as JSON.parse would give them.
   const values = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, "", " ", "HIGH", 2, 0, 9.8, -1, [], {}, "__proto__", { V3Score: "9" }, { V3Score: 7.5 }));
 
@@ -294,5 +340,6 @@ describe("Trivy JSON decoder: the shape checked by hand and the schema agree", (
 
   it("when a real report is decoded, then the hand check accepts it (the fast path is the one taken)", () => {
     for (const name of TRIVY_FIXTURES) expect(isTrivyReportShape(readFixtureJson(name))).toBe(true);
+    expect(isTrivyReportShape(withSuppressedFindings())).toBe(true);
   });
 });
