@@ -1,0 +1,3 @@
+-- The statuses a finding may now carry: Trivy's findings that an ignore file took out of the lists (`ignored`, kept by
+-- --show-suppressed) and Amazon Inspector's suppressed ones (`suppressed`) are stored and counted.
+COMMENT ON COLUMN findings.status IS 'Trivy status (fixed, affected, will_not_fix, fix_deferred, end_of_life, not_affected, unknown), ignored (a finding an ignore file took out of Trivy''s lists, kept by --show-suppressed), suppressed (an Amazon Inspector suppression), or misconfiguration result (FAIL, PASS). not_affected never counts; only FAIL misconfigurations count; ignored and suppressed count like any other finding (the registry''s exceptions decide).';
