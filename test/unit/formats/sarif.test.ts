@@ -215,6 +215,16 @@ describe("SARIF decoder: severity fallbacks", () => {
     ]);
   });
 
+  // Seen in a Trivy Premium SARIF committed in a public repository: ruleIndex values that point at other rules.
+  it("takes the rule its ruleId names when the ruleIndex points at another rule", () => {
+    const raw = readFixtureJson("alpine-310.sarif.golden");
+    const rules = raw.runs[0].tool.driver.rules;
+    const expected = decodeSarifReport(readFixtureJson("alpine-310.sarif.golden"));
+    for (const res of raw.runs[0].results) res.ruleIndex = (res.ruleIndex + 1) % rules.length;
+    expect(rules.length).toBeGreaterThan(1);
+    expect(decodeSarifReport(raw)).toEqual(expected);
+  });
+
   it("keeps a result message's own package lines over its rule's help text", () => {
     const raw = readFixtureJson("alpine-310.sarif.golden");
     const first = raw.runs[0].tool.driver.rules[0];
