@@ -3,16 +3,18 @@
  * (`node --cpu-prof dist/main.js serve`) on a dedicated embedded PostgreSQL, stores the juice-shop report, runs
  * autocannon (50 connections, PROFILE_DURATION seconds, default 10) against GET /v1/images/{digest}/compliance with a
  * compliance:read token, stops the service and prints where the service's CPU time went: by function (self time) and
- * by area (authentication, decision log, metrics, headers, HTTP, ...). PROFILE_OUT=dir keeps the .cpuprofile (open it
- * in Chrome DevTools). Build first (`npm run build`).
+ * by area (authentication, decision log, metrics, headers, HTTP, ...). PROFILE_BATCH=1 profiles the batch_check_10
+ * request instead (POST /v1/compliance/check with 10 stored digests, as the bench sends it). PROFILE_OUT=dir keeps the
+ * .cpuprofile (open it in Chrome DevTools). Build first (`npm run build`).
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { runLoad } from "./lib/load";
+import { runLoad, type LoadOptions } from "./lib/load";
 import { startBenchPostgres } from "./lib/postgres";
 import { freePort, REPO_ROOT, startNodeServer } from "./lib/processes";
 import { readFixture } from "../test/support/fixtures";
+import { buildTrivyReport } from "./lib/reports";
 import { BENCH_ADMIN_TOKEN, createToken, upload } from "./lib/service-client";
 
 interface ProfileNode {
@@ -84,7 +86,17 @@ async function main(): Promise<void> {
     try {
       const stored = await upload(service.url, readFixture("juice-shop-v10.2.0.json"));
       const token = await createToken(databaseUrl, "profile-kyverno", ["compliance:read"]);
-      const target = { url: `${service.url}/v1/images/${stored.images[0].image_digest as string}/compliance`, headers: { Authorization: `Bearer ${token}` }, connections: 50 };
+      const headers = { Authorization: `Bearer ${token}` };
+      let target: Omit<LoadOptions, "durationSec"> = { url: `${service.url}/v1/images/${stored.images[0].image_digest as string}/compliance`, headers, connections: 50 };
+      if (process.env.PROFILE_BATCH === "1") {
+        const images: string[] = [];
+        for (let i = 0; i < 10; i++) {
+          const { json, digest } = buildTrivyReport(50, `batch${i}`);
+          await upload(service.url, JSON.stringify(json));
+          images.push(`registry.example.com/bench/app-batch${i}@${digest}`);
+        }
+        target = { url: `${service.url}/v1/compliance/check`, headers, method: "POST", body: JSON.stringify({ images, namespace: "bench" }), connections: 50 };
+      }
       await runLoad({ ...target, durationSec: 3 });
       const r = await runLoad({ ...target, durationSec: duration });
       process.stdout.write(`${Math.round(r.requestsPerSec)} req/s over ${duration} s (${r.non2xx} non-2xx, ${r.errors} errors)\n`);

@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { Logger } from "pino";
 import { insertDecisions, pruneDecisions, type AdmissionDecisionRecord } from "../db/decision-repository";
 import { publishLookupAnswered } from "../observability/events";
+import { BoundedQueue } from "./bounded-queue";
 
 export type { AdmissionDecisionRecord } from "../db/decision-repository";
 
@@ -13,16 +14,20 @@ const MAX_QUEUE = 100_000;
  * bounded (oldest dropped, counted) so lookups never slow down or run the process out of memory.
  */
 export class DecisionLog {
-  private queue: AdmissionDecisionRecord[] = [];
+  private readonly queue: BoundedQueue<AdmissionDecisionRecord>;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** Decisions dropped unwritten because the queue was full (scan_registry_decision_log_dropped_total). */
   dropped = 0;
 
   constructor(
     private readonly pool: Pool,
     private readonly logger: Logger,
     private readonly flushIntervalMs = 1000,
-  ) {}
+    capacity = MAX_QUEUE,
+  ) {
+    this.queue = new BoundedQueue(capacity);
+  }
 
   get depth(): number {
     return this.queue.length;
@@ -31,11 +36,7 @@ export class DecisionLog {
   /** Queues an answered lookup and publishes it (src/observability/events.ts: metrics count answers by status). */
   record(decision: AdmissionDecisionRecord): void {
     publishLookupAnswered(decision);
-    if (this.queue.length >= MAX_QUEUE) {
-      this.queue.shift();
-      this.dropped++;
-    }
-    this.queue.push(decision);
+    if (this.queue.push(decision)) this.dropped++;
   }
 
   start(): void {
@@ -59,12 +60,12 @@ export class DecisionLog {
 
   private async writeQueued(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, 5000);
+      const batch = this.queue.take(5000);
       try {
         await insertDecisions(this.pool, batch);
       } catch (error) {
         // Put the batch back (bounded) and retry on the next tick.
-        this.queue = batch.concat(this.queue).slice(-MAX_QUEUE);
+        this.dropped += this.queue.putBack(batch);
         this.logger.warn({ err: (error as Error).message, queued: this.queue.length }, "decision log flush failed; will retry");
         return;
       }

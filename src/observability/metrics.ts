@@ -16,7 +16,7 @@ import {
 export interface MetricSources {
   pool: Pick<Pool, "totalCount" | "idleCount" | "waitingCount">;
   verdictCache: { readonly hits: number; readonly misses: number };
-  decisionLog: { readonly depth: number };
+  decisionLog: { readonly depth: number; readonly dropped: number };
 }
 
 /** What collectRuntime reads: counts by cluster and status (structurally the read model's RuntimeCounts). */
@@ -127,6 +127,15 @@ export class ServiceMetrics {
       collect() {
         this.reset();
         this.inc(sources.verdictCache.misses);
+      },
+    });
+    new Counter({
+      name: "scan_registry_decision_log_dropped_total",
+      help: "Admission decisions dropped unwritten because the queue was full (the database down or slower than the lookups)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.decisionLog.dropped);
       },
     });
     new Gauge({

@@ -97,6 +97,7 @@ test("when the policy changes, then a re-evaluation duration is observed", async
 test("when scraped, then the queue depth, database pool and process metrics are there", async () => {
   const text = await scrape();
   expect(text).toMatch(/^scan_registry_decision_log_queue_depth \d+$/m);
+  expect(value(text, "scan_registry_decision_log_dropped_total")).toBe(0);
   for (const state of ["total", "idle", "waiting"]) expect(text).toMatch(new RegExp(`^scan_registry_db_pool_connections\\{state="${state}"\\} \\d+$`, "m"));
   expect(value(text, 'scan_registry_db_pool_connections{state="total"}')).toBeGreaterThanOrEqual(1);
   expect(text).toMatch(/^process_cpu_user_seconds_total /m);
