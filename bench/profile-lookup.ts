@@ -14,7 +14,7 @@ import { runLoad, type LoadOptions } from "./lib/load";
 import { startBenchPostgres } from "./lib/postgres";
 import { freePort, REPO_ROOT, startNodeServer } from "./lib/processes";
 import { readFixture } from "../test/support/fixtures";
-import { buildTrivyReport } from "./lib/reports";
+import { storeBatchCheckBody } from "./scenarios/lookup";
 import { BENCH_ADMIN_TOKEN, createToken, upload } from "./lib/service-client";
 
 interface ProfileNode {
@@ -89,13 +89,7 @@ async function main(): Promise<void> {
       const headers = { Authorization: `Bearer ${token}` };
       let target: Omit<LoadOptions, "durationSec"> = { url: `${service.url}/v1/images/${stored.images[0].image_digest as string}/compliance`, headers, connections: 50 };
       if (process.env.PROFILE_BATCH === "1") {
-        const images: string[] = [];
-        for (let i = 0; i < 10; i++) {
-          const { json, digest } = buildTrivyReport(50, `batch${i}`);
-          await upload(service.url, JSON.stringify(json));
-          images.push(`registry.example.com/bench/app-batch${i}@${digest}`);
-        }
-        target = { url: `${service.url}/v1/compliance/check`, headers, method: "POST", body: JSON.stringify({ images, namespace: "bench" }), connections: 50 };
+        target = { url: `${service.url}/v1/compliance/check`, headers, method: "POST", body: await storeBatchCheckBody(service.url), connections: 50 };
       }
       await runLoad({ ...target, durationSec: 3 });
       const r = await runLoad({ ...target, durationSec: duration });

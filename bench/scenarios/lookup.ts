@@ -26,6 +26,20 @@ function checkClean(name: string, r: LoadResult): void {
 }
 
 /** lookup_throughput (saturation, alternating rounds) and lookup_p99 (steady 1,000 requests/s). */
+/**
+ * batch_check_10's request body: ten images of 50 findings each, stored through the service, named by reference
+ * with their digests (bench/profile-lookup.ts PROFILE_BATCH=1 profiles the same request).
+ */
+export async function storeBatchCheckBody(serviceUrl: string): Promise<string> {
+  const images: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const { json, digest } = buildTrivyReport(50, `batch${i}`);
+    await upload(serviceUrl, JSON.stringify(json));
+    images.push(`registry.example.com/bench/app-batch${i}@${digest}`);
+  }
+  return JSON.stringify({ images, namespace: "bench" });
+}
+
 export async function runLookupScenarios(pg: BenchPostgres, settings: LookupSettings): Promise<ScenarioResult[]> {
   const databaseUrl = await pg.database("bench_lookup");
   const service = await startService({ DATABASE_URL: databaseUrl, ADMIN_TOKEN: BENCH_ADMIN_TOKEN }, path.join(settings.workDir, "lookup-service.log"));
@@ -35,12 +49,7 @@ export async function runLookupScenarios(pg: BenchPostgres, settings: LookupSett
     // The image Kyverno asks about: juice-shop, non-compliant with reasons (a realistic answer size).
     const stored = await upload(service.url, readFixture("juice-shop-v10.2.0.json"));
     const digest: string = stored.images[0].image_digest;
-    const batchDigests: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      const { json, digest: d } = buildTrivyReport(50, `batch${i}`);
-      await upload(service.url, JSON.stringify(json));
-      batchDigests.push(d);
-    }
+    const batchBody = await storeBatchCheckBody(service.url);
     const kyvernoToken = await createToken(databaseUrl, "bench-kyverno", ["compliance:read"]);
     const lookupHeaders = { Authorization: `Bearer ${kyvernoToken}` };
     const lookupUrl = `${service.url}/v1/images/${digest}/compliance`;
@@ -100,7 +109,6 @@ export async function runLookupScenarios(pg: BenchPostgres, settings: LookupSett
     };
     const single = await steady(lookupUrl, lookupHeaders);
     const baseline = await steady(`${express.url}/noop`, {});
-    const batchBody = JSON.stringify({ images: batchDigests.map((d, i) => `registry.example.com/bench/app-batch${i}@${d}`), namespace: "bench" });
     const batch = await steady(`${service.url}/v1/compliance/check`, lookupHeaders, "POST", batchBody);
     const p99: ScenarioResult = {
       name: "lookup_p99",

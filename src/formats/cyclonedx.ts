@@ -209,13 +209,11 @@ function packageName(c: Component | undefined): string | null {
  * and its `distro` qualifier ("centos-7.6.1810") is the operating system its finding's target and type name.
  */
 function componentFromPurl(ref: string): { pkg: Component; os: Component | undefined } | undefined {
-  const bomRef = ref.startsWith("urn:cdx:") && ref.includes("#") ? ref.slice(ref.indexOf("#") + 1) : ref;
+  const bomRef = linkedBomRef(ref);
   const purl = parsePurl(bomRef);
   if (!purl) return undefined;
-  if (!OS_PURL_TYPES.has(purl.type)) {
-    const name = purl.namespace === "" ? purl.name : `${purl.namespace}${purl.type === "maven" ? ":" : "/"}${purl.name}`;
-    return { pkg: { name, version: nonEmpty(purl.version), purl: bomRef }, os: undefined };
-  }
+  // As a component: packageName joins group and name the way Trivy does.
+  if (!OS_PURL_TYPES.has(purl.type)) return { pkg: { name: purl.name, group: nonEmpty(purl.namespace), version: nonEmpty(purl.version), purl: bomRef }, os: undefined };
   const epoch = purl.qualifiers.get("epoch");
   const version = nonEmpty(purl.version) && epoch && epoch !== "0" ? `${epoch}:${purl.version}` : nonEmpty(purl.version);
   const distro = purl.qualifiers.get("distro");
@@ -233,6 +231,11 @@ function componentFromPurl(ref: string): { pkg: Component; os: Component | undef
       }
     : undefined;
   return { pkg: { name: purl.name, version, purl: bomRef }, os };
+}
+
+/** The bom-ref a BOM-Link (`urn:cdx:<serial>/<version>#<bom-ref>`) points at; any other ref as it is. */
+function linkedBomRef(ref: string): string {
+  return ref.startsWith("urn:cdx:") && ref.includes("#") ? ref.slice(ref.indexOf("#") + 1) : ref;
 }
 
 const NOT_AFFECTED_STATES = new Set(["not_affected", "false_positive", "resolved", "resolved_with_pedigree"]);
@@ -255,7 +258,7 @@ export function decodeCycloneDxReport(json: unknown): DecodedReport {
     const parent = byRef.get(dep.ref);
     if (parent && prop(parent, "Class")) for (const child of dep.dependsOn ?? []) parentOf.set(child, parent);
   }
-  const lookup = (ref: string) => byRef.get(ref) ?? byRef.get(ref.slice(ref.indexOf("#") + 1));
+  const lookup = (ref: string) => byRef.get(ref) ?? byRef.get(linkedBomRef(ref));
 
   const findings: Finding[] = [];
   const infos = new VulnerabilityInfoCollector();

@@ -13,7 +13,7 @@
  */
 import { z } from "zod";
 import type { DecodedReport, Finding } from "../domain/report";
-import { normalizeSeverity } from "../domain/severity";
+import { normalizeSeverity, type Severity } from "../domain/severity";
 import {
   VulnerabilityInfoCollector,
   artifactNameAsTag,
@@ -232,31 +232,10 @@ export function decodeTrivyReport(json: unknown, checkByHand = true): DecodedRep
     });
   };
 
-  // Secrets have no package and no status: Trivy reports every match as a finding.
-  const addSecret = (s: TrivySecret, status: string | null, at: Place) => {
-    const severity = normalizeSeverity(s.Severity);
+  /** A secret or misconfiguration: no package, the result's class unless it has none. */
+  const addPackageless = (kind: "secret" | "misconfiguration", id: string, status: string | null, severity: Severity, at: Place) =>
     findings.push({
-      kind: "secret",
-      vulnerabilityId: s.RuleID,
-      pkgName: null,
-      installedVersion: null,
-      fixedVersion: null,
-      status,
-      severity,
-      target: at.target,
-      class: at.cls ?? "secret",
-      pkgType: at.type,
-      purl: null,
-    });
-    infos.add({ ...emptyInfo(s.RuleID), title: nonEmpty(s.Title), severity });
-  };
-
-  // Misconfigurations keep Trivy's Status (FAIL/PASS/EXCEPTION): only FAIL counts (see isCountable).
-  const addMisconfiguration = (m: TrivyMisconfiguration, status: string | null, at: Place) => {
-    const id = (nonEmpty(m.ID) ?? nonEmpty(m.AVDID))!;
-    const severity = normalizeSeverity(m.Severity);
-    findings.push({
-      kind: "misconfiguration",
+      kind,
       vulnerabilityId: id,
       pkgName: null,
       installedVersion: null,
@@ -264,10 +243,23 @@ export function decodeTrivyReport(json: unknown, checkByHand = true): DecodedRep
       status,
       severity,
       target: at.target,
-      class: at.cls ?? "config",
+      class: at.cls ?? (kind === "secret" ? "secret" : "config"),
       pkgType: at.type,
       purl: null,
     });
+
+  // Secrets have no package and no status: Trivy reports every match as a finding.
+  const addSecret = (s: TrivySecret, status: string | null, at: Place) => {
+    const severity = normalizeSeverity(s.Severity);
+    addPackageless("secret", s.RuleID, status, severity, at);
+    infos.add({ ...emptyInfo(s.RuleID), title: nonEmpty(s.Title), severity });
+  };
+
+  // Misconfigurations keep Trivy's Status (FAIL/PASS/EXCEPTION): only FAIL counts (see isCountable).
+  const addMisconfiguration = (m: TrivyMisconfiguration, status: string | null, at: Place) => {
+    const id = (nonEmpty(m.ID) ?? nonEmpty(m.AVDID))!;
+    const severity = normalizeSeverity(m.Severity);
+    addPackageless("misconfiguration", id, status, severity, at);
     infos.add({
       ...emptyInfo(id),
       title: nonEmpty(m.Title),
@@ -278,19 +270,18 @@ export function decodeTrivyReport(json: unknown, checkByHand = true): DecodedRep
   };
 
   const addModified = (modified: TrivyModifiedFinding, at: Place) => {
-    // Only not_affected takes a finding out, as everywhere in the registry; "ignored" (an ignore file) is kept as the
+    // Licenses, and any kind a later Trivy adds, are not findings here: only the three kinds below are read (a
+    // document checked by hand keeps their Finding too, so the Type decides, not the key).
+    if (!("Finding" in modified)) return;
+    // Only not_affected takes a finding out, as everywhere in the registry; "ignored" (an ignore file) becomes the
     // status, visible to analysts; a VEX "fixed", "affected" or "under_investigation" leaves the finding's own status.
     const how = nonEmpty(modified.Status)?.toLowerCase();
-    const suppressed = how === "not_affected" || how === "ignored" ? how : null;
-    if (modified.Type === "vulnerability" && "Finding" in modified) {
-      addVulnerability(modified.Finding, suppressed ?? nonEmpty(modified.Finding.Status), at);
-    } else if (modified.Type === "secret" && "Finding" in modified) {
-      addSecret(modified.Finding, suppressed, at);
-    } else if (modified.Type === "misconfiguration" && "Finding" in modified) {
-      // A misconfiguration counts by its own check status (FAIL) unless a VEX says not_affected.
-      addMisconfiguration(modified.Finding, how === "not_affected" ? "not_affected" : (nonEmpty(modified.Finding.Status)?.toUpperCase() ?? null), at);
-    }
-    // Licenses, and any kind a later Trivy adds, are not findings here.
+    const notAffected = how === "not_affected" ? how : null;
+    const ignored = how === "ignored" ? how : null;
+    if (modified.Type === "vulnerability") addVulnerability(modified.Finding, notAffected ?? ignored ?? nonEmpty(modified.Finding.Status), at);
+    else if (modified.Type === "secret") addSecret(modified.Finding, notAffected ?? ignored, at);
+    // A misconfiguration counts by its own check status (FAIL) unless a VEX says not_affected.
+    else if (modified.Type === "misconfiguration") addMisconfiguration(modified.Finding, notAffected ?? nonEmpty(modified.Finding.Status)?.toUpperCase() ?? null, at);
   };
 
   for (const result of report.Results ?? []) {
